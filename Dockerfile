@@ -1,0 +1,15 @@
+# One image for every process of the production shape: migrate, web, worker and beat.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md alembic.ini ./
+COPY digest ./digest
+COPY workers ./workers
+COPY templates ./templates
+RUN pip install . && useradd --create-home digest && mkdir -p /app/var && chown digest /app/var
+USER digest
+
+EXPOSE 8000
+CMD ["digest", "--help"]

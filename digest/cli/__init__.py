@@ -1,0 +1,45 @@
+"""The `digest` command (Typer). Commands read settings, open a session and call the core.
+
+One module per domain concept registers its commands here (`digest db`, `digest feeds`, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from digest import __version__
+from digest.cli.common import app, console, err_console
+from digest.errors import DigestError
+
+# Each import registers that concept's commands on `app`.
+from digest.cli import database  # noqa: F401  isort: skip
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"digest {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Newsletter digests for local news publishers."""
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    try:
+        app()
+    except DigestError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,387 @@
+"""The data model (DESIGN.md, "Data model"): typed SQLAlchemy 2.0 mappings.
+
+Constraints here carry the guarantees: one delivery per edition and reader, one edition per
+newsletter and slot, one segment per edition and town, one subscriber per normalized address.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from digest.db import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# 64-bit keys on PostgreSQL for the tables that grow by millions; SQLite's rowid is 64-bit already.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as short strings with no native ENUM type, so adding a state is no DDL on PostgreSQL.
+    return Enum(
+        cls,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class FeedKind(enum.StrEnum):
+    STORIES = "stories"
+    MOST_READ = "most_read"  # the feed's order is a popularity rank
+
+
+class SubscriberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    ERASED = "erased"
+
+
+class SubscriptionStatus(enum.StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
+class ConsentAction(enum.StrEnum):
+    SIGNUP = "signup"
+    CONFIRM = "confirm"
+    IMPORT = "import"
+    PREFERENCES = "preferences"
+    UNSUBSCRIBE = "unsubscribe"
+    COMPLAINT = "complaint"
+    ERASE = "erase"
+
+
+class EditionStatus(enum.StrEnum):
+    BUILDING = "building"
+    READY = "ready"
+    SENDING = "sending"
+    SENT = "sent"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+class DeliveryStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SUPPRESSED = "suppressed"  # suppressed between creation and send: never mailed
+    CANCELLED = "cancelled"
+
+
+class SuppressionReason(enum.StrEnum):
+    HARD_BOUNCE = "hard_bounce"
+    SOFT_BOUNCE = "soft_bounce"
+    COMPLAINT = "complaint"
+    MANUAL = "manual"
+    ERASED = "erased"
+
+
+class Community(Base):
+    """A town or region a reader can pick."""
+
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    feeds: Mapped[list[Feed]] = relationship(back_populates="community")
+
+
+class Feed(Base):
+    """A source of stories; community is None for regional desks and wire copy."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2048), unique=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    section: Mapped[str] = mapped_column(String(64), default="news")
+    kind: Mapped[FeedKind] = mapped_column(_enum(FeedKind), default=FeedKind.STORIES)
+    etag: Mapped[str | None] = mapped_column(String(256))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    poll_interval_seconds: Mapped[int] = mapped_column(default=900)
+    last_polled_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    community: Mapped[Community | None] = relationship(back_populates="feeds")
+
+
+class Story(Base):
+    """One article, as carried by one feed; wire copies share a cluster_key."""
+
+    __tablename__ = "stories"
+    __table_args__ = (
+        UniqueConstraint("feed_id", "guid"),
+        Index("ix_stories_community_published", "community_id", "published_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("feeds.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    guid: Mapped[str] = mapped_column(String(1024))
+    url: Mapped[str] = mapped_column(String(2048), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    image_alt: Mapped[str] = mapped_column(String(500), default="")
+    author: Mapped[str | None] = mapped_column(String(200))
+    section: Mapped[str] = mapped_column(String(64), default="news")
+    categories: Mapped[list[Any]] = mapped_column(default=list)
+    published_at: Mapped[datetime] = mapped_column(index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(default=1)
+    popularity: Mapped[float] = mapped_column(Float, default=0.0)
+    editors_pick: Mapped[bool] = mapped_column(Boolean, default=False)
+    cluster_key: Mapped[str] = mapped_column(String(64), index=True)
+
+    feed: Mapped[Feed] = relationship()
+
+
+class PopularitySample(Base):
+    """One reading of a story's popularity (views, or a rank in a most-read list), with its time."""
+
+    __tablename__ = "popularity_samples"
+    __table_args__ = (Index("ix_popularity_samples_story_measured", "story_id", "measured_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    measured_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(200))
+    views: Mapped[int | None]
+    rank: Mapped[int | None]
+    score: Mapped[float] = mapped_column(Float)
+
+
+class Newsletter(Base):
+    """A list a reader can join; `sections` caps each section, `schedule` is a cron line."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    schedule: Mapped[str] = mapped_column(String(100), default="0 6 * * *")
+    sections: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    window_hours: Mapped[int] = mapped_column(default=48)
+    sender: Mapped[str | None] = mapped_column(String(320))
+    reply_to: Mapped[str | None] = mapped_column(String(320))
+    template: Mapped[str] = mapped_column(String(100), default="digest")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscriber(Base):
+    """One reader's address, normalized; email is None once erased."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        _enum(SubscriberStatus), default=SubscriberStatus.ACTIVE
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    community: Mapped[Community] = relationship()
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
+
+
+class Subscription(Base):
+    """A reader on a newsletter: pending until confirmed by email, then until unsubscribed."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "newsletter_id"),
+        Index("ix_subscriptions_newsletter_status", "newsletter_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        _enum(SubscriptionStatus), default=SubscriptionStatus.PENDING
+    )
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmation_sent_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    newsletter: Mapped[Newsletter] = relationship()
+
+
+class ConsentEvent(Base):
+    """Append-only proof of a consent or its withdrawal (CASL, GDPR)."""
+
+    __tablename__ = "consent_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    newsletter_id: Mapped[int | None] = mapped_column(ForeignKey("newsletters.id"))
+    action: Mapped[ConsentAction] = mapped_column(_enum(ConsentAction))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(200))
+    wording_version: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+@event.listens_for(ConsentEvent, "before_update")
+def _consent_events_are_append_only(*_args: object) -> None:
+    raise ValueError("consent events are append-only: record a new event instead")
+
+
+class Edition(Base):
+    """One issue of a newsletter for one schedule slot.
+
+    `slot` is the slot's local wall-clock time (naive), the same in every town: "06:00 on
+    24 November". Each town's segment turns it into its own UTC `send_at`.
+    """
+
+    __tablename__ = "editions"
+    __table_args__ = (UniqueConstraint("newsletter_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id"))
+    slot: Mapped[datetime] = mapped_column(DateTime(timezone=False))
+    status: Mapped[EditionStatus] = mapped_column(
+        _enum(EditionStatus), default=EditionStatus.BUILDING
+    )
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    recipient_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    newsletter: Mapped[Newsletter] = relationship()
+    segments: Mapped[list[EditionSegment]] = relationship(back_populates="edition")
+
+
+class EditionSegment(Base):
+    """An edition for one town: its frozen stories and its HTML and text, inlined once."""
+
+    __tablename__ = "edition_segments"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    send_at: Mapped[datetime]
+    sections: Mapped[list[Any]] = mapped_column(default=list)
+    story_ids: Mapped[list[Any]] = mapped_column(default=list)
+    cluster_keys: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    html: Mapped[str] = mapped_column(Text, default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    dropped_stories: Mapped[int] = mapped_column(default=0)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None]
+
+    edition: Mapped[Edition] = relationship(back_populates="segments")
+    community: Mapped[Community] = relationship()
+
+
+class Delivery(Base):
+    """One edition to one reader; the row moves queued -> sending -> sent (or a failure)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id"),
+        Index("ix_deliveries_edition_status", "edition_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    segment_id: Mapped[int] = mapped_column(ForeignKey("edition_segments.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"), index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    lease_until: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Suppression(Base):
+    """An address never to mail, kept by hash so an erased reader stays suppressed."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,114 @@
+"""A real SMTP server (aiosmtpd) for tests: records messages, and can defer, refuse or drop."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from typing import Any, Literal
+
+from aiosmtpd.controller import Controller
+
+Rule = Literal["defer", "refuse", "drop", "drop_once"]
+REPLIES = {"defer": "451 4.3.0 Mailbox busy, try again later", "refuse": "550 5.1.1 No such user"}
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Message:
+        return message_from_bytes(self.data)
+
+
+@dataclass
+class RecordingHandler:
+    received: list[Received] = field(default_factory=list)
+    rules: dict[str, Rule] = field(default_factory=dict)
+    connections: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        rule = self.rules.get(address.lower())
+        if rule in ("drop", "drop_once"):
+            if rule == "drop_once":
+                del self.rules[address.lower()]
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        if rule in REPLIES:
+            return REPLIES[rule]
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 2.0.0 Accepted"
+
+
+class SMTPServer:
+    """Start with start(); tell it what to do with `defer`, `refuse` and `drop`."""
+
+    def __init__(self) -> None:
+        self.handler = RecordingHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def recipients(self) -> list[str]:
+        return [rcpt for item in self.received for rcpt in item.rcpt_tos]
+
+    def defer(self, *addresses: str) -> None:
+        self._set("defer", addresses)
+
+    def refuse(self, *addresses: str) -> None:
+        self._set("refuse", addresses)
+
+    def drop(self, *addresses: str, once: bool = False) -> None:
+        self._set("drop_once" if once else "drop", addresses)
+
+    def accept(self, *addresses: str) -> None:
+        for address in addresses:
+            self.handler.rules.pop(address.lower(), None)
+
+    def _set(self, rule: Rule, addresses: tuple[str, ...]) -> None:
+        for address in addresses:
+            self.handler.rules[address.lower()] = rule
+
+    def start(self) -> SMTPServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
