@@ -1,0 +1,150 @@
+"""`digest newsletters`, `digest stories` and `digest curate`: what an edition will hold."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from digest.cli.common import app, console, open_session
+from digest.clock import SYSTEM_CLOCK
+from digest.communities import get_community
+from digest.curate import curate
+from digest.errors import DigestError
+from digest.models import Newsletter, Story
+from digest.newsletters import add_newsletter, list_newsletters, parse_sections
+
+newsletters_app = typer.Typer(help="Newsletters: lists readers join.", no_args_is_help=True)
+app.add_typer(newsletters_app, name="newsletters")
+stories_app = typer.Typer(help="Stories: what the feeds brought in.", no_args_is_help=True)
+app.add_typer(stories_app, name="stories")
+
+
+@newsletters_app.command("add")
+def newsletters_add(
+    slug: Annotated[str, typer.Argument(help="Short name, e.g. morning.")],
+    name: Annotated[str, typer.Option(help="The name readers see.")],
+    schedule: Annotated[
+        str, typer.Option(help="Cron line or 'daily 06:00', in each town's time zone.")
+    ] = "0 6 * * *",
+    sections: Annotated[
+        str, typer.Option(help="Section caps, e.g. top=5,local=5,most_read=3,just_posted=0.")
+    ] = "top=5,local=5",
+    window: Annotated[
+        int, typer.Option(help="Oldest story considered, in hours before the edition.")
+    ] = 48,
+    description: Annotated[str, typer.Option(help="One line on the signup form.")] = "",
+) -> None:
+    """Add a newsletter."""
+    caps = parse_sections(sections)
+    with open_session() as session, session.begin():
+        newsletter = add_newsletter(session, slug, name, schedule, caps, window, description)
+    console.print(
+        f"added newsletter {newsletter.slug} ({newsletter.schedule}, {caps})", highlight=False
+    )
+
+
+@newsletters_app.command("list")
+def newsletters_list() -> None:
+    """List newsletters with their schedules and section caps."""
+    with open_session() as session, session.begin():
+        table = Table("slug", "name", "schedule", "sections", "window", "active")
+        for letter in list_newsletters(session):
+            caps = ",".join(f"{key}={value}" for key, value in letter.sections.items())
+            table.add_row(
+                letter.slug,
+                letter.name,
+                letter.schedule,
+                caps,
+                f"{letter.window_hours} h",
+                "yes" if letter.active else "no",
+            )
+    console.print(table)
+
+
+@stories_app.command("list")
+def stories_list(
+    community: Annotated[str | None, typer.Option(help="Only this town's stories.")] = None,
+    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 30,
+) -> None:
+    """List the newest stories with their clusters and popularity."""
+    with open_session() as session, session.begin():
+        query = select(Story).order_by(Story.published_at.desc(), Story.id.desc()).limit(limit)
+        if community:
+            query = query.where(Story.community_id == get_community(session, community).id)
+        table = Table("id", "published", "title", "cluster", "popularity", "pick")
+        for story in session.scalars(query):
+            table.add_row(
+                str(story.id),
+                story.published_at.strftime("%Y-%m-%d %H:%M"),
+                story.title,
+                story.cluster_key[:8],
+                f"{story.popularity:.2f}",
+                "yes" if story.editors_pick else "",
+            )
+    console.print(table)
+
+
+@stories_app.command("pick")
+def stories_pick(
+    story_id: Annotated[int, typer.Argument(help="The story's id (see `digest stories list`).")],
+    unpick: Annotated[bool, typer.Option("--unpick", help="Take the pick back.")] = False,
+) -> None:
+    """Mark a story as an editor's pick: it leads the Top stories."""
+    with open_session() as session, session.begin():
+        story = session.get(Story, story_id)
+        if story is None:
+            raise DigestError(f"no story {story_id} (see `digest stories list`)")
+        story.editors_pick = not unpick
+        title = story.title
+    console.print(
+        f"{'unpicked' if unpick else 'picked'} story {story_id}: {title}", highlight=False
+    )
+
+
+@app.command("curate")
+def curate_command(
+    newsletter: Annotated[str, typer.Option(help="Newsletter slug.")],
+    community: Annotated[str, typer.Option(help="Community (town) slug.")],
+    at: Annotated[
+        str | None, typer.Option(help="Curate as of this ISO time (default: now).")
+    ] = None,
+) -> None:
+    """Print the sections a town's next edition would hold; sends nothing."""
+    moment = _parse_at(at)
+    with open_session() as session, session.begin():
+        letter = session.scalar(select(Newsletter).where(Newsletter.slug == newsletter))
+        if letter is None:
+            raise DigestError(f"no newsletter {newsletter!r} (see `digest newsletters list`)")
+        town = get_community(session, community)
+        curation = curate(session, letter, town, moment)
+    if curation.skip_reason is not None:
+        console.print(f"skipped: {curation.skip_reason}", highlight=False)
+        return
+    console.print(f"{letter.name} for {town.name}, as of {moment.isoformat()}", highlight=False)
+    for section in curation.sections:
+        console.print(f"\n[bold]{section.title}[/]", highlight=False)
+        for card in section.stories:
+            pick = " [editor's pick]" if card.editors_pick else ""
+            console.print(
+                f"  {card.rank + 1:>2}. {card.title} ({card.source}, "
+                f"{card.published_at:%Y-%m-%d %H:%M} UTC){pick}",
+                highlight=False,
+                markup=False,
+            )
+            console.print(f"      {card.url}", highlight=False, markup=False)
+
+
+def _parse_at(value: str | None) -> datetime:
+    if value is None:
+        return SYSTEM_CLOCK.now()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise DigestError(
+            f"--at {value!r} is not an ISO time (write it like 2026-11-24T06:00+00:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
