@@ -1,0 +1,77 @@
+"""The reader's links in every email: confirm, unsubscribe, preferences (signed, no login).
+
+Token payloads are small dicts: {"s": subscriber id} and, for an unsubscribe from one
+newsletter, {"s": subscriber id, "n": newsletter id}. The web app (digest/web) reads them back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from digest.settings import Settings
+from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
+
+# Local part prefix of the List-Unsubscribe mailto address (the token follows it).
+UNSUBSCRIBE_PREFIX = "unsubscribe+"
+
+
+def confirm_url(settings: Settings, subscriber_id: int) -> str:
+    """`{base_url}/confirm/{token}`: opens a page whose button confirms (expires in 7 days)."""
+    return f"{settings.base_url}/confirm/{make_token(settings, CONFIRM, {'s': subscriber_id})}"
+
+
+def unsubscribe_token(
+    settings: Settings, subscriber_id: int, newsletter_id: int | None = None
+) -> str:
+    """The signed token of an unsubscribe link: one newsletter with its id, else every one."""
+    payload: dict[str, Any] = {"s": subscriber_id}
+    if newsletter_id is not None:
+        payload["n"] = newsletter_id
+    return make_token(settings, UNSUBSCRIBE, payload)
+
+
+def unsubscribe_url(
+    settings: Settings, subscriber_id: int, newsletter_id: int | None = None
+) -> str:
+    """`{base_url}/u/{token}`: the List-Unsubscribe URL (GET shows a page, POST unsubscribes).
+
+    With a newsletter id it leaves that newsletter only; without, every newsletter.
+    """
+    return unsubscribe_url_for(settings, unsubscribe_token(settings, subscriber_id, newsletter_id))
+
+
+def unsubscribe_url_for(settings: Settings, token: str) -> str:
+    """`{base_url}/u/{token}` for a token from `unsubscribe_token`."""
+    return f"{settings.base_url}/u/{token}"
+
+
+def unsubscribe_mailto(settings: Settings, token: str) -> str:
+    """The mailto half of List-Unsubscribe: unsubscribe+TOKEN@DIGEST_BOUNCE_DOMAIN."""
+    return f"mailto:{UNSUBSCRIBE_PREFIX}{token}@{settings.bounce_domain}?subject=unsubscribe"
+
+
+def preferences_url(settings: Settings, subscriber_id: int) -> str:
+    """`{base_url}/preferences/{token}`: the preferences centre (town, newsletters)."""
+    token = make_token(settings, PREFERENCES, {"s": subscriber_id})
+    return f"{settings.base_url}/preferences/{token}"
+
+
+def signup_url(settings: Settings) -> str:
+    """`{base_url}/`: the hosted signup form."""
+    return f"{settings.base_url}/"
+
+
+def archive_url(settings: Settings, newsletter_slug: str | None = None) -> str:
+    """`{base_url}/archive/`, or one newsletter's past editions `{base_url}/archive/{slug}/`."""
+    if newsletter_slug is None:
+        return f"{settings.base_url}/archive/"
+    return f"{settings.base_url}/archive/{quote(newsletter_slug, safe='')}/"
+
+
+def web_version_url(
+    settings: Settings, newsletter_slug: str, edition_id: int, community_slug: str
+) -> str:
+    """`{base_url}/archive/{slug}/{edition_id}/{town}`: an edition's web version for a town."""
+    town = quote(community_slug, safe="")
+    return f"{archive_url(settings, newsletter_slug)}{edition_id}/{town}"

@@ -1,0 +1,91 @@
+"""SpamAssassin (Debian's, local rules only, no network tests) rates the emails as clean."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from digest.mime import Reader, personalize, segment_template, transactional_template
+from digest.render import render_segment, render_transactional
+from digest.sections import Section
+from tests.support import digests
+from tests.support.services import require_program
+
+SPAMASSASSIN = "/usr/bin/spamassassin"
+THRESHOLD = 5.0
+READER = Reader(delivery_id=501, subscriber_id=42, email="jane@example.org", name="Jane Doe")
+
+
+def spam_score(message: bytes, tmp_path: Path) -> tuple[float, str]:
+    """SpamAssassin's score and report: local tests only (-L), scratch prefs, no Bayes."""
+    program = require_program(SPAMASSASSIN, "spamassassin")
+    result = subprocess.run(
+        # No Bayes: its learning would make one run's score depend on the runs before it.
+        [
+            program,
+            "-L",
+            "-t",
+            "-p",
+            str(tmp_path / "user_prefs"),
+            "--cf=use_bayes 0",
+            "--cf=bayes_auto_learn 0",
+        ],
+        input=message,
+        env={**os.environ, "HOME": str(tmp_path)},  # its state stays in the scratch folder
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    output = result.stdout.decode("utf-8", "replace")
+    found = re.search(r"^X-Spam-Status: \w+, score=(-?\d+(?:\.\d+)?)", output, re.M)
+    assert found, output[:2000]
+    return float(found[1]), output[output.find("Content analysis") :]
+
+
+def digest_message(sections: list[Section]) -> bytes:
+    settings = digests.settings()
+    letter = digests.newsletter()
+    rendered = render_segment(
+        settings, letter, digests.community(), sections, digests.EDITION_DATE, edition_id=77
+    )
+    template = segment_template(
+        settings,
+        letter,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        message_key="e77.s1",
+        date=digests.EDITION_AT,
+    )
+    return personalize(template, READER)
+
+
+def test_a_digest_scores_at_most_one(tmp_path: Path) -> None:
+    score, report = spam_score(digest_message(digests.sample_sections()), tmp_path)
+    assert score <= 1.0, report
+
+
+def test_a_digest_of_hostile_stories_stays_under_the_threshold(tmp_path: Path) -> None:
+    score, report = spam_score(digest_message(digests.hostile_sections()), tmp_path)
+    assert score < THRESHOLD, report
+
+
+@pytest.mark.parametrize("kind", ["confirm", "welcome", "unsubscribed"])
+def test_transactional_emails_score_at_most_one(kind: str, tmp_path: Path) -> None:
+    settings = digests.settings()
+    email = render_transactional(
+        settings,
+        kind,
+        {
+            "newsletters": ["The Morning Digest"],
+            "community_name": "Springfield",
+            "confirm_url": "https://news.springfield-times.example/confirm/TOKEN",
+        },
+    )
+    template = transactional_template(settings, email, date=digests.EDITION_AT)
+    score, report = spam_score(personalize(template, READER), tmp_path)
+    assert score <= 1.0, report
