@@ -20,3 +20,13 @@ def require(variable: str, what: str) -> str:
     if in_ci():
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def require_program(path: str, package: str) -> str:
+    """The path of an installed program; skips when missing, fails instead under CI=true."""
+    if os.access(path, os.X_OK):
+        return path
+    reason = f"{path} not installed (apt-get install {package})"
+    if in_ci():
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason)

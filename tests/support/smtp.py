@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
@@ -22,8 +22,10 @@ class Received:
     data: bytes
 
     @property
-    def message(self) -> Message:
-        return message_from_bytes(self.data)
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 @dataclass
@@ -31,6 +33,7 @@ class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     rules: dict[str, Rule] = field(default_factory=dict)
     connections: int = 0
+    pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_EHLO(
@@ -39,6 +42,8 @@ class RecordingHandler:
         with self.lock:
             self.connections += 1
         session.host_name = hostname
+        if self.pipelining:  # as Postfix and most relays do; aiosmtpd reads commands in order
+            responses.insert(1, "250-PIPELINING")
         return responses
 
     async def handle_RCPT(
@@ -66,8 +71,8 @@ class RecordingHandler:
 class SMTPServer:
     """Start with start(); tell it what to do with `defer`, `refuse` and `drop`."""
 
-    def __init__(self) -> None:
-        self.handler = RecordingHandler()
+    def __init__(self, pipelining: bool = True) -> None:
+        self.handler = RecordingHandler(pipelining=pipelining)
         self.port = free_port()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
 

@@ -1,0 +1,120 @@
+"""How fast the transport and the send-rate limiter are, against Postfix's smtp-sink.
+
+Prints JSON: messages per second for a bare smtplib loop on one connection (the ceiling), for
+SMTPTransport (reusing its connection, and reconnecting every 100 messages), for the Maildir
+transport, and slots per second granted by an unlimited-in-practice limiter (memory, Redis).
+
+    .venv/bin/python bench/bench_transport.py [--messages 5000] [--redis redis://127.0.0.1:6379/13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import smtplib
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from email.message import EmailMessage
+from pathlib import Path
+
+from limits.storage import MemoryStorage, storage_from_string
+
+from digest.send_rate import SendRateLimiter, limits_storage_uri
+from digest.transport import MaildirTransport, SendStatus, SMTPTransport
+
+SENDER = "bounces+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@news.example"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def sample_message(size: int) -> bytes:
+    mail = EmailMessage()
+    mail["From"] = "Springfield Daily <news@news.example>"
+    mail["To"] = "reader@example.org"
+    mail["Subject"] = "Your Springfield digest"
+    line = "Springfield council votes on the new library budget; residents speak.\n"
+    mail.set_content(line * (size // len(line)))
+    return mail.as_bytes().replace(b"\n", b"\r\n")
+
+
+def rate(count: int, run: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    run()
+    return round(count / (time.perf_counter() - started), 1)
+
+
+def smtplib_loop(port: int, data: bytes, count: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i in range(count):
+            smtp.sendmail(SENDER, [f"r{i}@example.org"], data)
+
+
+def transport_loop(transport: SMTPTransport | MaildirTransport, data: bytes, count: int) -> None:
+    with transport:
+        for i in range(count):
+            result = transport.send(SENDER, f"r{i}@example.org", data)
+            assert result.status == SendStatus.SENT, result
+
+
+def limiter_loop(limiter: SendRateLimiter, count: int) -> None:
+    for _ in range(count):
+        limiter.acquire()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--size", type=int, default=20_000, help="message size in bytes")
+    parser.add_argument("--redis", default=None, help="Redis URL for the limiter figure")
+    args = parser.parse_args()
+    count, data = args.messages, sample_message(args.size)
+    port = free_port()
+    # smtp-sink refuses to run as root without dropping privileges (-u).
+    privileges = ["-u", "nobody"] if os.geteuid() == 0 else []
+    sink = subprocess.Popen(["/usr/sbin/smtp-sink", *privileges, f"127.0.0.1:{port}", "256"])
+    try:
+        time.sleep(0.5)  # let smtp-sink bind before the first connection
+        figures = {
+            "messages": count,
+            "message_bytes": len(data),
+            "smtplib_loop_per_s": rate(count, lambda: smtplib_loop(port, data, count)),
+            "smtp_transport_reused_per_s": rate(
+                count,
+                lambda: transport_loop(
+                    SMTPTransport("127.0.0.1", port, max_per_connection=0), data, count
+                ),
+            ),
+            "smtp_transport_reconnect_every_100_per_s": rate(
+                count,
+                lambda: transport_loop(
+                    SMTPTransport("127.0.0.1", port, max_per_connection=100), data, count
+                ),
+            ),
+        }
+    finally:
+        sink.terminate()
+        sink.wait()
+    with tempfile.TemporaryDirectory() as folder:
+        maildir = MaildirTransport(Path(folder) / "outbox")
+        figures["maildir_per_s"] = rate(count, lambda: transport_loop(maildir, data, count))
+    big = 10_000_000  # a limit never reached: measures the cost of asking
+    memory = SendRateLimiter(big, MemoryStorage(), "bench")
+    figures["limiter_memory_slots_per_s"] = rate(count, lambda: limiter_loop(memory, count))
+    if args.redis:
+        storage = storage_from_string(limits_storage_uri(args.redis))
+        shared = SendRateLimiter(big, storage, f"bench-{time.time_ns()}")  # type: ignore[arg-type]
+        figures["limiter_redis_slots_per_s"] = rate(count, lambda: limiter_loop(shared, count))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
