@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from digest.addresses import email_hash
 from digest.db import UTCDateTime
 
 NAMING_CONVENTION = {
@@ -121,6 +122,13 @@ class SuppressionReason(enum.StrEnum):
     COMPLAINT = "complaint"
     MANUAL = "manual"
     ERASED = "erased"
+
+
+class BounceKind(enum.StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    COMPLAINT = "complaint"
+    UNKNOWN = "unknown"  # a report that names no failure Digest could read: kept for a human
 
 
 class Community(Base):
@@ -228,6 +236,11 @@ class Newsletter(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+def _email_hash_default(context: Any) -> str | None:
+    email = context.get_current_parameters().get("email")
+    return None if email is None else email_hash(email)
+
+
 class Subscriber(Base):
     """One reader's address, normalized; email is None once erased."""
 
@@ -235,6 +248,11 @@ class Subscriber(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    # sha256 of email, kept in step by _keep_email_hash (ORM) and the column default (Core
+    # inserts); suppressions are matched on it, in SQL, on SQLite and PostgreSQL alike.
+    email_hash: Mapped[str | None] = mapped_column(
+        String(64), index=True, default=_email_hash_default
+    )
     name: Mapped[str | None] = mapped_column(String(200))
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
     status: Mapped[SubscriberStatus] = mapped_column(
@@ -245,6 +263,11 @@ class Subscriber(Base):
 
     community: Mapped[Community] = relationship()
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
+
+
+@event.listens_for(Subscriber.email, "set")
+def _keep_email_hash(target: Subscriber, value: str | None, *_args: object) -> None:
+    target.email_hash = None if value is None else email_hash(value)
 
 
 class Subscription(Base):
@@ -385,3 +408,28 @@ class Suppression(Base):
     reason: Mapped[SuppressionReason] = mapped_column(_enum(SuppressionReason))
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BounceEvent(Base):
+    """One bounce or complaint as received, matched or not; never deleted (nothing is lost).
+
+    `message_ref` identifies the report and recipient, so reading the same report twice
+    records and changes nothing the second time.
+    """
+
+    __tablename__ = "bounce_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[BounceKind] = mapped_column(_enum(BounceKind))
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL"), index=True
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
+    )
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[str | None] = mapped_column(String(32))  # enhanced status code, e.g. 5.1.1
+    diagnostic: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
+    message_ref: Mapped[str] = mapped_column(String(400), unique=True)

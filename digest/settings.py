@@ -63,12 +63,62 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     # The key before the last rotation: links it signed keep working.
     secret_key_previous: str | None = Field(default=None, repr=False)
+    # Password of the editor's pages (/admin); generated into var/admin_password in dev.
+    admin_password: str | None = Field(default=None, repr=False)
     # The publisher's From, with display name.
     sender: str = "Digest <news@localhost>"
     # The publisher's postal address, shown in every email's footer (CASL).
     postal_address: str = "Digest Demo News, 100 Main Street, Springfield, OR 97477, USA"
     # Domain of the VERP return path bounces+TOKEN@DOMAIN.
     bounce_domain: str = "localhost"
+    # Deliveries per send_batch task: one SMTP connection and one claim per batch.
+    batch_size: int = Field(default=500, ge=1)
+    # Results recorded per commit; a worker crash repeats at most this many messages.
+    delivery_commit_every: int = Field(default=10, ge=1)
+    # Seconds a claimed delivery stays with its worker before another may take it back.
+    delivery_lease_seconds: int = Field(default=300, ge=1)
+    # First retry of a deferred delivery after this many seconds, doubling each attempt.
+    retry_base_seconds: int = Field(default=60, ge=1)
+    # A delivery still deferred this many hours after it was queued fails for good.
+    retry_max_age_hours: int = Field(default=24, ge=1)
+    # Log level of every process: DEBUG, INFO, WARNING or ERROR.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log format: text for people, json (one object per line) for log collectors.
+    log_format: Literal["text", "json"] = "text"
+    # A slot found late (after downtime) is still sent if at most this many minutes late.
+    schedule_grace_minutes: int = Field(default=120, ge=0)
+    # Origins (comma-separated) whose pages may call the signup API: the publisher's sites.
+    cors_origins: str = ""
+    # Version of the consent wording on the signup form; recorded with every consent event.
+    consent_wording_version: str = "2026-11"
+    # Signups allowed per client IP, in `limits` notation ("20/hour", "5 per minute").
+    signup_limit_per_ip: str = "20/hour"
+    # Signups allowed per email address, in `limits` notation.
+    signup_limit_per_address: str = "5/hour"
+    # A confirmation email is sent again to the same reader at most once per this many minutes.
+    confirm_resend_minutes: int = Field(default=15, ge=0)
+    # A signup form sent back faster than this many seconds after it was shown is a bot's.
+    signup_min_fill_seconds: float = Field(default=2.0, ge=0)
+    # Largest request body the web app reads, in bytes; larger ones get 413.
+    max_body_bytes: int = Field(default=16384, ge=1024)
+    # Messages per second through one transport, counted across every worker (0 = unlimited).
+    send_rate: int = Field(default=0, ge=0)
+    # Seconds an SMTP connect or reply may take before the message is deferred.
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    # Messages sent over one SMTP connection before it is closed and opened again (0 = no cap).
+    smtp_max_per_connection: int = Field(default=100, ge=0)
+    # Mailbox where bounces and complaints arrive: maildir://PATH; empty means none is read.
+    bounce_mailbox_url: str | None = None
+    # Soft bounces within soft_bounce_days after which an address is suppressed.
+    soft_bounce_limit: int = Field(default=3, ge=1)
+    # Days over which soft bounces are counted towards soft_bounce_limit.
+    soft_bounce_days: int = Field(default=30, ge=1)
+    # Seconds one feed fetch may take in all (connect, redirects, body) before it counts as failed.
+    feed_timeout: float = Field(default=20.0, gt=0)
+    # Largest feed body read, in bytes; a larger feed is refused and reported.
+    feed_max_bytes: int = Field(default=5_000_000, ge=1024)
+    # Feeds fetched at the same time by one poll.
+    feed_concurrency: int = Field(default=16, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -78,10 +128,17 @@ class Settings(BaseSettings):
             return "postgresql+psycopg" + value[len("postgresql") :]
         return value
 
-    @field_validator("broker_url", "redis_url")
+    @field_validator("broker_url", "redis_url", "bounce_mailbox_url")
     @classmethod
     def _optional_url(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("bounce_mailbox_url")
+    @classmethod
+    def _bounce_mailbox_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("maildir://"):
+            raise ValueError(f"{value!r} is not a mailbox (write it like maildir:///var/bounces)")
+        return value
 
     @field_validator("broker_url")
     @classmethod
@@ -97,6 +154,37 @@ class Settings(BaseSettings):
     @classmethod
     def _mail_url(cls, value: str) -> str:
         return _check_scheme(value, MAIL_SCHEMES)
+
+    @field_validator("signup_limit_per_ip", "signup_limit_per_address")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit (write it like 20/hour)") from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",") if o.strip()):
+            parts = urlsplit(origin)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin (write it like https://news.example)"
+                )
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The signup API's allowed origins, without trailing slashes."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @field_validator("base_url")
     @classmethod
@@ -123,6 +211,27 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
+        return path.read_text().strip()
+
+    def admin_credential(self) -> str | None:
+        """The password of /admin: the setting, or in dev one created once under var_dir.
+
+        None outside dev when DIGEST_ADMIN_PASSWORD is unset (the editor's pages are then off).
+        """
+        if self.admin_password and self.admin_password not in PUBLIC_SECRETS:
+            return self.admin_password
+        if not self.is_dev:
+            return None
+        path = self.var_dir / "admin_password"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # Exclusive create: two processes starting at once agree on one password.
+                with path.open("x") as file:
+                    file.write(secrets.token_urlsafe(18))
+                path.chmod(0o600)
+            except FileExistsError:
+                pass
         return path.read_text().strip()
 
     def check(self) -> Settings:

@@ -30,3 +30,11 @@ def test_production_defaults() -> None:
     assert config["task_reject_on_worker_lost"] is True
     assert config["worker_prefetch_multiplier"] == 1
     assert config["timezone"] == "UTC"
+
+
+def test_every_periodic_task_exists() -> None:
+    import workers.tasks  # noqa: F401  registers the tasks
+    from workers.celery_app import BEAT_SCHEDULE, app
+
+    for entry in BEAT_SCHEDULE.values():
+        assert entry["task"] in app.tasks, entry["task"]

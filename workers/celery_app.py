@@ -11,24 +11,36 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import setup_logging, worker_process_init
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.db import make_engine, make_session_factory
+from digest.logs import configure_logging
 from digest.settings import Settings, get_settings
 
 QUEUE = "digest"
 
 
+# The periodic work. Every task here is idempotent, so two beats, or a restart, do no harm.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "dispatch-editions": {"task": "digest.dispatch_editions", "schedule": 60.0},
+    "sweep-deliveries": {"task": "digest.sweep_deliveries", "schedule": 60.0},
+    "poll-feeds": {"task": "digest.poll_feeds", "schedule": 60.0},
+    "process-bounces": {"task": "digest.process_bounces", "schedule": 300.0},
+}
+
+
 def embedded_broker_options(var_dir: Path) -> dict[str, Any]:
     queue = var_dir / "broker" / "queue"
     processed = var_dir / "broker" / "processed"
-    for folder in (queue, processed):
+    control = var_dir / "broker" / "control"  # kombu's default is ./control, wherever we run
+    for folder in (queue, processed, control):
         folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
+        "control_folder": str(control),
         "store_processed": False,
     }
 
@@ -50,6 +62,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
+        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
     if settings.broker_url is None:
         config["broker_url"] = "filesystem://"
@@ -64,9 +78,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def make_celery(settings: Settings) -> Celery:
-    celery = Celery("digest")
+    # Tasks are imported when the app is finalized (a worker starting), never at import time.
+    celery = Celery("digest", include=["workers.tasks"])
     celery.conf.update(celery_config(settings))
-    celery.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     return celery
 
 
@@ -74,6 +88,12 @@ def make_celery(settings: Settings) -> Celery:
 def session_factory() -> sessionmaker[Session]:
     """The worker process's sessions; the engine is made after fork, once per process."""
     return make_session_factory(make_engine(get_settings().database_url))
+
+
+@setup_logging.connect
+def _use_digest_logging(**_kwargs: Any) -> None:
+    settings = get_settings()
+    configure_logging(settings.log_level, json_format=settings.log_format == "json")
 
 
 @worker_process_init.connect

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from digest.db import check_connection, make_engine, make_session_factory
 from digest.settings import get_settings
@@ -20,6 +20,17 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def open_session_factory() -> Iterator[sessionmaker[Session]]:
+    """Sessions on DIGEST_DATABASE_URL, for commands that commit many times (sending)."""
+    engine = make_engine(get_settings().database_url)
+    try:
+        check_connection(engine)
+        yield make_session_factory(engine)
+    finally:
+        engine.dispose()
 
 
 @contextmanager

@@ -139,6 +139,7 @@ def upgrade() -> None:
         "subscribers",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=True),
+        sa.Column("email_hash", sa.String(length=64), nullable=True),
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("community_id", sa.Integer(), nullable=False),
         sa.Column(
@@ -168,6 +169,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_subscribers_community_id"), ["community_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_subscribers_email_hash"), ["email_hash"], unique=False)
 
     op.create_table(
         "consent_events",
@@ -420,8 +422,68 @@ def upgrade() -> None:
             "ix_popularity_samples_story_measured", ["story_id", "measured_at"], unique=False
         )
 
+    op.create_table(
+        "bounce_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("received_at", digest.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "hard",
+                "soft",
+                "complaint",
+                "unknown",
+                name="bouncekind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "delivery_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column(
+            "subscriber_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("recipient", sa.String(length=320), nullable=True),
+        sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("diagnostic", sa.Text(), nullable=True),
+        sa.Column("source", sa.String(length=300), nullable=False),
+        sa.Column("message_ref", sa.String(length=400), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["delivery_id"],
+            ["deliveries.id"],
+            name=op.f("fk_bounce_events_delivery_id_deliveries"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["subscriber_id"],
+            ["subscribers.id"],
+            name=op.f("fk_bounce_events_subscriber_id_subscribers"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_bounce_events")),
+        sa.UniqueConstraint("message_ref", name=op.f("uq_bounce_events_message_ref")),
+    )
+    with op.batch_alter_table("bounce_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_bounce_events_delivery_id"), ["delivery_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_bounce_events_received_at"), ["received_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_bounce_events_subscriber_id"), ["subscriber_id"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("bounce_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_bounce_events_subscriber_id"))
+        batch_op.drop_index(batch_op.f("ix_bounce_events_received_at"))
+        batch_op.drop_index(batch_op.f("ix_bounce_events_delivery_id"))
+
+    op.drop_table("bounce_events")
     with op.batch_alter_table("popularity_samples", schema=None) as batch_op:
         batch_op.drop_index("ix_popularity_samples_story_measured")
 
@@ -448,6 +510,7 @@ def downgrade() -> None:
 
     op.drop_table("consent_events")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_subscribers_email_hash"))
         batch_op.drop_index(batch_op.f("ix_subscribers_community_id"))
 
     op.drop_table("subscribers")

@@ -1,0 +1,372 @@
+"""Delivery end to end: PostgreSQL, Redis, two Celery worker processes and Postfix's smtp-sink.
+
+Prints JSON with
+- `ceiling`: a plain smtplib loop pushing prebuilt messages of the same size, with as many
+  processes as there are workers: the most this machine's SMTP path allows;
+- `end_to_end`: a `--readers` edition over `--towns` towns, from `send_edition` being enqueued
+  to the last delivery recorded as sent, and its ratio to the ceiling;
+- `fanout` (with `--fanout N`): creating the deliveries of an N-reader edition and enqueueing
+  its batches, with this process's peak memory.
+
+    .venv/bin/python bench/bench_delivery.py --readers 100000 --towns 20 --fanout 1000000
+
+It drops and recreates the database named by --database (default digest_bench) and flushes
+the Redis database named by --redis (default db 9). Needs `smtp-sink` (Debian: postfix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def configure(database_url: str, redis_url: str, mail_url: str, var_dir: Path) -> dict[str, str]:
+    env = {
+        "DIGEST_ENV": "test",
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_BROKER_URL": redis_url,
+        "DIGEST_MAIL_URL": mail_url,
+        "DIGEST_VAR_DIR": str(var_dir),
+        "DIGEST_SECRET_KEY": SECRET,
+        "DIGEST_BASE_URL": "https://news.example",
+        "DIGEST_BOUNCE_DOMAIN": "bounces.news.example",
+    }
+    os.environ.update(env)
+    return env
+
+
+def recreate_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+
+
+def sample_sections(town: str) -> list:  # type: ignore[type-arg]
+    from digest.sections import LOCAL, TOP, Section, StoryCard
+
+    now = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
+
+    def card(i: int, where: str) -> StoryCard:
+        return StoryCard(
+            story_id=i,
+            cluster_key=f"c{where}{i}",
+            rank=i,
+            published_at=now - timedelta(hours=i),
+            title=f"{where} council weighs plan {i} for the river trail and the old mill",
+            url=f"https://news.example/{where.lower()}/story-{i}",
+            summary="Residents packed the hall on Monday as the council heard two hours of "
+            "comment on the plan, which would link the trail to the mill district. " * 2,
+            image_url=f"https://news.example/img/{i}.jpg",
+            image_alt="The river trail at dawn",
+            author="Staff reporter",
+            source=f"{where} Times",
+        )
+
+    return [
+        Section(TOP, "Top stories", tuple(card(i, "Region") for i in range(5))),
+        Section(LOCAL, f"Local: {town}", tuple(card(i + 10, town) for i in range(5))),
+    ]
+
+
+def seed(database_url: str, readers: int, towns: int, slot: datetime, slug: str) -> int:
+    """Towns, a newsletter, `readers` confirmed readers (in SQL) and a rendered edition."""
+    from sqlalchemy import text
+
+    from digest.db import make_engine, make_session_factory
+    from digest.models import Base, Community, Edition, EditionSegment, EditionStatus, Newsletter
+    from digest.render import render_segment
+    from digest.sections import sections_to_json
+    from digest.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    factory = make_session_factory(engine)
+    with factory() as session, session.begin():
+        places = session.query(Community).order_by(Community.id).all()
+        if not places:
+            places = [
+                Community(slug=f"town{i}", name=f"Town {i}", timezone="America/Denver")
+                for i in range(towns)
+            ]
+            session.add_all(places)
+            session.flush()
+        letter = Newsletter(slug=slug, name="Morning Digest")
+        session.add(letter)
+        session.flush()
+        edition = Edition(
+            newsletter_id=letter.id,
+            slot=slot.replace(tzinfo=None),
+            status=EditionStatus.READY,
+            subject="Morning Digest",
+        )
+        session.add(edition)
+        session.flush()
+        for town in places:
+            sections = sample_sections(town.name)
+            rendered = render_segment(
+                settings, letter, town, sections, slot.date(), edition_id=edition.id
+            )
+            session.add(
+                EditionSegment(
+                    edition_id=edition.id,
+                    community_id=town.id,
+                    send_at=slot,
+                    sections=sections_to_json(rendered.sections),
+                    subject=rendered.subject,
+                    preheader=rendered.preheader,
+                    html=rendered.html,
+                    text=rendered.text,
+                )
+            )
+        ids = [town.id for town in places]
+        offset = session.execute(text("SELECT coalesce(max(id), 0) FROM subscribers")).scalar_one()
+        session.execute(
+            text(
+                "INSERT INTO subscribers"
+                " (email, email_hash, name, community_id, status, created_at, updated_at) "
+                "SELECT 'reader' || (g + :offset) || '@example.org', "
+                "encode(sha256(('reader' || (g + :offset) || '@example.org')::bytea), 'hex'), "
+                "'Reader ' || g, (:ids)[1 + (g % :n)], 'active', now(), now() "
+                "FROM generate_series(1, :readers) AS g"
+            ),
+            {"offset": offset, "ids": ids, "n": len(ids), "readers": readers},
+        )
+        session.execute(
+            text(
+                "INSERT INTO subscriptions"
+                " (subscriber_id, newsletter_id, status, source, created_at)"
+                " SELECT id, :letter, 'confirmed', 'bench', now()"
+                " FROM subscribers WHERE id > :offset"
+            ),
+            {"letter": letter.id, "offset": offset},
+        )
+        edition_id = edition.id
+    engine.dispose()
+    return edition_id
+
+
+def one_message(edition_id: int) -> tuple[str, bytes]:
+    """A real composed message of this edition: the size the ceiling loop pushes."""
+    from sqlalchemy import select
+
+    from digest.db import make_engine, make_session_factory
+    from digest.mime import Reader, compose, segment_template
+    from digest.models import EditionSegment
+    from digest.settings import get_settings
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        segment = session.scalars(
+            select(EditionSegment).where(EditionSegment.edition_id == edition_id)
+        ).first()
+        assert segment is not None
+        template = segment_template(
+            settings,
+            segment.edition.newsletter,
+            subject=segment.subject,
+            html=segment.html,
+            text=segment.text,
+            message_key="bench",
+            date=datetime.now(UTC),
+        )
+        message = compose(template, Reader(1, 1, "reader1@example.org", "Reader 1"))
+    engine.dispose()
+    return message.mail_from, message.data
+
+
+def push(port: int, mail_from: str, data: bytes, count: int, start: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i in range(start, start + count):
+            smtp.sendmail(mail_from, [f"reader{i}@example.org"], data)
+
+
+def ceiling(port: int, mail_from: str, data: bytes, count: int, processes: int) -> float:
+    per = count // processes
+    workers = [
+        multiprocessing.Process(target=push, args=(port, mail_from, data, per, i * per))
+        for i in range(processes)
+    ]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return per * processes / (time.perf_counter() - started)
+
+
+def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for i in range(count):
+        log = (logs / f"worker{i}.log").open("wb")
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--loglevel",
+                    "WARNING",
+                    "--hostname",
+                    f"bench{i}@%h",
+                    "--without-heartbeat",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        )
+    time.sleep(4)  # solo workers log nothing at WARNING when ready; give them time to connect
+    return procs
+
+
+def sent_count(database_url: str, edition_id: int) -> int:
+    from sqlalchemy import text
+
+    from digest.db import make_engine
+
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        count = connection.execute(
+            text("SELECT count(*) FROM deliveries WHERE edition_id = :e AND status = 'sent'"),
+            {"e": edition_id},
+        ).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def end_to_end(database_url: str, edition_id: int, readers: int, timeout: float) -> float:
+    from workers.tasks import send_edition
+
+    started = time.perf_counter()
+    send_edition.delay(edition_id)
+    while sent_count(database_url, edition_id) < readers:
+        if time.perf_counter() - started > timeout:
+            raise SystemExit(f"end to end: not done after {timeout} s")
+        time.sleep(0.5)
+    return readers / (time.perf_counter() - started)
+
+
+def fanout(database_url: str, edition_id: int) -> dict[str, float]:
+    from digest import delivery
+    from digest.db import make_engine, make_session_factory
+    from digest.models import Edition
+    from digest.settings import get_settings
+    from workers.tasks import send_batch
+
+    settings = get_settings()
+    engine = make_engine(database_url)
+    started = time.perf_counter()
+    with make_session_factory(engine)() as session:
+        with session.begin():
+            edition = session.get_one(Edition, edition_id)
+            created = delivery.start_sending(session, edition, datetime.now(UTC))
+            edition.status = edition.status.PAUSED  # so no worker starts on it
+        created_at = time.perf_counter()
+        with session.begin():
+            batches = delivery.plan_batches(
+                session, edition_id, settings.batch_size, datetime.now(UTC)
+            )
+    for first, last in batches:
+        send_batch.delay(edition_id, first, last)
+    done = time.perf_counter()
+    engine.dispose()
+    return {
+        "deliveries": created,
+        "batches": len(batches),
+        "create_seconds": round(created_at - started, 2),
+        "plan_and_enqueue_seconds": round(done - created_at, 2),
+        "total_seconds": round(done - started, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=100_000)
+    parser.add_argument("--towns", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fanout", type=int, default=0, help="readers of the fan-out edition")
+    parser.add_argument("--database", default="digest_bench")
+    parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--timeout", type=float, default=1200)
+    args = parser.parse_args()
+
+    port = free_port()
+    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", f"127.0.0.1:{port}", "1024"])
+    database_url = f"{args.postgres}/{args.database}"
+    recreate_database(f"{args.postgres}/postgres", args.database)
+    var_dir = Path(tempfile.mkdtemp(prefix="digest-bench-"))
+    env = configure(database_url, args.redis, f"smtp://127.0.0.1:{port}", var_dir)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()
+    result: dict[str, object] = {
+        "readers": args.readers,
+        "towns": args.towns,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+    }
+    try:
+        slot = datetime(2026, 11, 24, 13, 0, tzinfo=UTC)
+        edition_id = seed(database_url, args.readers, args.towns, slot, "morning")
+        mail_from, data = one_message(edition_id)
+        result["message_bytes"] = len(data)
+        top = ceiling(port, mail_from, data, min(args.readers, 40_000), args.workers)
+        result["ceiling_messages_per_second"] = round(top, 1)
+        procs = start_workers(env, args.workers, var_dir)
+        try:
+            rate = end_to_end(database_url, edition_id, args.readers, args.timeout)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=60)
+        result["end_to_end_messages_per_second"] = round(rate, 1)
+        result["ratio_to_ceiling"] = round(rate / top, 3)
+        if args.fanout:
+            big = seed(database_url, args.fanout, args.towns, slot + timedelta(days=1), "big")
+            result["fanout"] = fanout(database_url, big)
+            redis.Redis.from_url(args.redis).flushdb()
+    finally:
+        sink.terminate()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
