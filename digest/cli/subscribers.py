@@ -1,0 +1,157 @@
+"""`digest subscribers`: consent proof, GDPR export and erasure, list import and export;
+`digest web`: the readers' web app under uvicorn."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from digest.cli.common import app, console, open_session
+from digest.clock import SYSTEM_CLOCK
+from digest.errors import DigestError
+from digest.settings import get_settings
+from digest.subscriptions import (
+    consent_proof,
+    erase_subscriber,
+    export_list,
+    export_subscriber,
+    import_subscribers,
+)
+
+subscribers_app = typer.Typer(
+    help="Readers: consent records, GDPR export and erasure, list import and export.",
+    no_args_is_help=True,
+)
+app.add_typer(subscribers_app, name="subscribers")
+
+
+@subscribers_app.command("consent")
+def consent(email: Annotated[str, typer.Argument(help="The reader's address.")]) -> None:
+    """Print the proof of consent: every consent and withdrawal, with time, IP and page."""
+    with open_session() as session, session.begin():
+        proof = consent_proof(session, email)
+    console.print(f"Consent record of {proof['email']}", highlight=False)
+    events = proof["events"]
+    assert isinstance(events, list)
+    for event in events:
+        newsletter = event["newsletter"] or "-"
+        console.print(
+            f"{event['occurred_at']}  {event['action']:<11} {newsletter:<16} "
+            f"source={event['source']!r} ip={event['ip'] or '-'} "
+            f"wording={event['wording_version'] or '-'} agent={event['user_agent'] or '-'!r}",
+            highlight=False,
+            markup=False,
+        )
+    if not events:
+        console.print("No consent event recorded.")
+
+
+@subscribers_app.command("export")
+def export(email: Annotated[str, typer.Argument(help="The reader's address.")]) -> None:
+    """Print everything held about an address as JSON (GDPR access request)."""
+    with open_session() as session, session.begin():
+        data = export_subscriber(session, email)
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+@subscribers_app.command("erase")
+def erase(
+    email: Annotated[str, typer.Argument(help="The reader's address.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase an address's personal data; a hashed suppression keeps it from ever being mailed."""
+    if not yes:
+        typer.confirm(f"Erase every personal detail of {email}? This cannot be undone", abort=True)
+    with open_session() as session, session.begin():
+        erasure = erase_subscriber(session, email, SYSTEM_CLOCK.now())
+    if erasure.found:
+        console.print(
+            f"Erased {email}: {erasure.events_removed} consent events removed; suppressed by "
+            f"hash {erasure.email_hash[:12]}...",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"No subscriber had {email}; it is suppressed by hash {erasure.email_hash[:12]}...",
+            highlight=False,
+        )
+
+
+@subscribers_app.command("import")
+def import_csv(
+    path: Annotated[Path, typer.Argument(help="CSV with a header: email[,name][,community].")],
+    source: Annotated[
+        str, typer.Option("--source", help="How these readers consented (kept as proof).")
+    ],
+    community: Annotated[
+        str | None, typer.Option("--community", help="Town slug for rows without one.")
+    ] = None,
+    newsletter: Annotated[
+        list[str] | None, typer.Option("--newsletter", help="Newsletter slug (repeatable).")
+    ] = None,
+) -> None:
+    """Import readers who consented elsewhere; they are confirmed at once, with the source."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or "email" not in reader.fieldnames:
+                raise DigestError(f"{path}: the first line must be a header with an email column")
+            with open_session() as session, session.begin():
+                report = import_subscribers(
+                    session,
+                    reader,
+                    source=source,
+                    community=community,
+                    newsletters=newsletter or [],
+                    now=SYSTEM_CLOCK.now(),
+                )
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read it ({exc.strerror})") from None
+    console.print(
+        f"Imported {path}: {report.added} new readers, {report.confirmed} subscriptions "
+        f"confirmed, {report.unchanged} already confirmed, {len(report.skipped)} rows skipped.",
+        highlight=False,
+    )
+    for line, email, reason in report.skipped:
+        console.print(
+            f"  line {line}: {email or '(empty)'}: {reason}", highlight=False, markup=False
+        )
+
+
+@subscribers_app.command("export-list")
+def export_list_command(
+    newsletter: Annotated[str, typer.Option("--newsletter", help="Newsletter slug.")],
+) -> None:
+    """Print a newsletter's confirmed readers as CSV."""
+    with open_session() as session, session.begin():
+        rows = export_list(session, newsletter)
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=["email", "name", "community", "confirmed_at", "source"]
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+@app.command("web")
+def web(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Serve the readers' web app (signup, confirm, preferences, unsubscribe, archive)."""
+    import uvicorn
+
+    get_settings()  # fail fast, with one line, on a bad setting
+    uvicorn.run(
+        "digest.web.server:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        log_level="info",
+    )

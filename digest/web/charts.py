@@ -1,0 +1,119 @@
+"""The admin's signup chart: daily signups and unsubscribes as paired bars, drawn server-side.
+
+Only geometry is computed here; `admin/chart.html` turns it into inline SVG (no script, no
+library), and the same numbers are in a table next to it for screen readers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from digest.stats import DailySignups
+
+WIDTH = 640
+HEIGHT = 220
+LEFT, RIGHT, TOP, BOTTOM = 40, 8, 12, 28
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    title: str  # shown as the bar's tooltip
+
+
+@dataclass(frozen=True)
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass(frozen=True)
+class DayLabel:
+    x: float
+    label: str
+    anchor: str  # SVG text-anchor: the first and last labels stay inside the chart
+
+
+@dataclass(frozen=True)
+class SignupChart:
+    width: int
+    height: int
+    left: int
+    right_edge: int
+    baseline: float
+    signups: list[Bar]
+    unsubscribes: list[Bar]
+    ticks: list[Tick]
+    days: list[DayLabel]
+    total_signups: int
+    total_unsubscribes: int
+
+
+def nice_ceiling(value: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50... that is at least `value` (at least 1)."""
+    if value <= 1:
+        return 1
+    power = int(10 ** math.floor(math.log10(value)))
+    for step in (1, 2, 5, 10):
+        if step * power >= value:
+            return step * power
+    return 10 * power
+
+
+def signup_chart(days: list[DailySignups]) -> SignupChart:
+    """Paired bars per day (signups, unsubscribes) on a shared scale, oldest day on the left."""
+    top = nice_ceiling(max([d.signups for d in days] + [d.unsubscribes for d in days] + [0]))
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    baseline = float(TOP + plot_height)
+    slot = plot_width / max(len(days), 1)
+    bar = max(slot * 0.38, 1.0)
+
+    def height(count: int) -> float:
+        return round(plot_height * count / top, 2)
+
+    signups, unsubscribes, labels = [], [], []
+    for index, day in enumerate(days):
+        x = LEFT + index * slot + (slot - 2 * bar) / 2
+        when = f"{day.day:%b} {day.day.day}"
+        signups.append(
+            _bar(x, baseline, bar, height(day.signups), f"{when}: {day.signups} signups")
+        )
+        unsubscribes.append(
+            _bar(
+                x + bar,
+                baseline,
+                bar,
+                height(day.unsubscribes),
+                f"{when}: {day.unsubscribes} unsubscribes",
+            )
+        )
+        if index in (0, len(days) // 2, len(days) - 1):
+            anchor = "start" if index == 0 else "end" if index == len(days) - 1 else "middle"
+            edge = {"start": x, "middle": x + bar, "end": x + 2 * bar}[anchor]
+            labels.append(DayLabel(round(edge, 2), when, anchor))
+    ticks = [
+        Tick(round(baseline - plot_height * share, 2), str(round(top * share)))
+        for share in ((0.0, 0.5, 1.0) if top % 2 == 0 else (0.0, 1.0))
+    ]
+    return SignupChart(
+        WIDTH,
+        HEIGHT,
+        LEFT,
+        WIDTH - RIGHT,
+        baseline,
+        signups,
+        unsubscribes,
+        ticks,
+        labels,
+        sum(d.signups for d in days),
+        sum(d.unsubscribes for d in days),
+    )
+
+
+def _bar(x: float, baseline: float, width: float, height: float, title: str) -> Bar:
+    return Bar(round(x, 2), round(baseline - height, 2), round(width, 2), height, title)

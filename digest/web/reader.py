@@ -1,0 +1,339 @@
+"""The pages a reader reaches from an email: confirm, preferences, unsubscribe.
+
+A GET never changes anything (mail scanners fetch links); only a POST confirms or
+unsubscribes. The unsubscribe URL also takes RFC 8058 one-click POSTs from mailbox
+providers: no cookie, no form token, no redirect, 200 at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from digest.models import Newsletter, SubscriptionStatus
+from digest.subscriptions import (
+    SignupError,
+    SubscriberGoneError,
+    change_preferences,
+    communities,
+    confirm,
+    consent_wording,
+    live_subscriber,
+    open_newsletters,
+    pending_newsletters,
+    unsubscribe,
+)
+from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
+from digest.web.context import WebContext, context
+from digest.web.security import CSRF_FIELD, FormRejectedError
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+Web = Annotated[WebContext, Depends(context)]
+Token = Annotated[str, Path(max_length=1000, description="The signed token from the email.")]
+
+ONE_CLICK = "One-Click"
+FORM_BODY = {
+    "required": False,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "List-Unsubscribe": {"type": "string", "enum": [ONE_CLICK]},
+                    "form_token": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
+class BadLinkError(Exception):
+    """A link whose token does not verify or has expired."""
+
+    def __init__(self, expired: bool) -> None:
+        self.expired = expired
+
+
+def _payload(web: WebContext, purpose: str, token: str) -> tuple[int, int | None]:
+    """(subscriber id, newsletter id or None) from a token; raises BadLinkError."""
+    try:
+        payload: Any = read_token(web.settings, purpose, token)
+    except TokenError as exc:
+        raise BadLinkError(exc.expired) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+        raise BadLinkError(expired=False)
+    newsletter = payload.get("n")
+    return payload["s"], newsletter if isinstance(newsletter, int) else None
+
+
+def bad_link_page(web: WebContext, expired: bool) -> Response:
+    if expired:
+        message = (
+            "This link has expired. Links to confirm a subscription work for 7 days: "
+            "please sign up again and we will send you a new one."
+        )
+    else:
+        message = (
+            "This link is not valid. Please open the link from your email again, copying it "
+            "whole if your mail program split it over two lines."
+        )
+    return web.page(
+        "message.html", 400, title="This link does not work", message=message, signup_link=True
+    )
+
+
+def _gone_page(web: WebContext) -> Response:
+    message = "This link no longer works: the address it was sent to has been removed."
+    return web.page(
+        "message.html", 410, title="This link no longer works", message=message, signup_link=True
+    )
+
+
+def _expired_form_page(web: WebContext, request: Request, path: str) -> Response:
+    message = (
+        "Sorry, this page had expired or your browser refused our cookie. "
+        "Please go back to the page and press the button again."
+    )
+    return web.page("message.html", 400, title="Please try again", message=message, back=path)
+
+
+def _form_page(
+    web: WebContext, request: Request, name: str, status: int = 200, **values: Any
+) -> Response:
+    token, fresh = web.guard.issue(request)
+    response = web.page(name, status, form_token=token, csrf_field=CSRF_FIELD, **values)
+    web.guard.set_cookie(response, fresh)
+    return response
+
+
+# Confirm
+
+
+@router.get(
+    "/confirm/{token}",
+    summary="The confirm page (confirms nothing by itself)",
+    response_class=Response,
+)
+def confirm_page(token: Token, request: Request, web: Web) -> Response:
+    try:
+        subscriber_id, _ = _payload(web, CONFIRM, token)
+        with web.transaction() as session:
+            live_subscriber(session, subscriber_id)
+            names = [n.name for n in pending_newsletters(session, subscriber_id)]
+    except BadLinkError as exc:
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        return _gone_page(web)
+    if not names:
+        return web.page(
+            "message.html",
+            title="You are all set",
+            message="Your subscription is already confirmed. Thank you!",
+        )
+    return _form_page(web, request, "confirm.html", newsletters=names)
+
+
+@router.post("/confirm/{token}", summary="Confirm the subscription", response_class=Response)
+async def confirm_post(token: Token, request: Request, web: Web) -> Response:
+    form = await request.form()
+    try:
+        subscriber_id, _ = _payload(web, CONFIRM, token)
+        web.guard.check(request, _text(form.get(CSRF_FIELD)))
+        with web.transaction() as session:
+            outcome = confirm(
+                session, subscriber_id, web.origin(request, "confirm page"), web.clock.now()
+            )
+    except BadLinkError as exc:
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        return _gone_page(web)
+    except FormRejectedError:
+        return _expired_form_page(web, request, request.url.path)
+    if outcome.send_welcome:
+        try:
+            web.notifier.welcome(subscriber_id)
+        except Exception:
+            # The subscription stands; only the welcome is lost, which the reader can live with.
+            log.exception("could not queue the welcome of subscriber %s", subscriber_id)
+    names = ", ".join(outcome.confirmed) or "your newsletters"
+    return web.page(
+        "message.html",
+        title="You are subscribed",
+        message=f"Thank you! Your subscription to {names} is confirmed.",
+    )
+
+
+# Unsubscribe
+
+
+def _unsubscribe_scope(web: WebContext, subscriber_id: int, newsletter_id: int | None) -> str:
+    with web.transaction() as session:
+        subscriber = live_subscriber(session, subscriber_id)
+        if newsletter_id is not None:
+            newsletter = session.get(Newsletter, newsletter_id)
+            if newsletter is not None:
+                return newsletter.name
+        receiving = [
+            s.newsletter.name
+            for s in subscriber.subscriptions
+            if s.status != SubscriptionStatus.UNSUBSCRIBED
+        ]
+        return ", ".join(sorted(receiving)) or "all newsletters"
+
+
+@router.get(
+    "/u/{token}",
+    summary="The unsubscribe page (unsubscribes nobody by itself)",
+    response_class=Response,
+)
+def unsubscribe_page(token: Token, request: Request, web: Web) -> Response:
+    try:
+        subscriber_id, newsletter_id = _payload(web, UNSUBSCRIBE, token)
+        scope = _unsubscribe_scope(web, subscriber_id, newsletter_id)
+    except BadLinkError as exc:
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        return _unsubscribed_page(web, [])
+    return _form_page(web, request, "unsubscribe.html", scope=scope)
+
+
+@router.post(
+    "/u/{token}",
+    summary="Unsubscribe: RFC 8058 one-click (List-Unsubscribe=One-Click) or the page's button",
+    response_class=Response,
+    openapi_extra={"requestBody": FORM_BODY},
+)
+async def unsubscribe_post(token: Token, request: Request, web: Web) -> Response:
+    form = await request.form()
+    one_click = form.get("List-Unsubscribe") == ONE_CLICK
+    try:
+        subscriber_id, newsletter_id = _payload(web, UNSUBSCRIBE, token)
+        if not one_click:
+            web.guard.check(request, _text(form.get(CSRF_FIELD)))
+        source = "one-click (RFC 8058)" if one_click else "unsubscribe page"
+        with web.transaction() as session:
+            left = unsubscribe(
+                session, subscriber_id, newsletter_id, web.origin(request, source), web.clock.now()
+            )
+    except BadLinkError as exc:
+        if one_click:
+            return PlainTextResponse("This unsubscribe link is not valid.", status_code=400)
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        left = []
+    except FormRejectedError:
+        return _expired_form_page(web, request, request.url.path)
+    if one_click:
+        return PlainTextResponse("You are unsubscribed.", headers={"cache-control": "no-store"})
+    return _unsubscribed_page(web, left)
+
+
+def _unsubscribed_page(web: WebContext, left: list[str]) -> Response:
+    what = ", ".join(left) if left else "our newsletters"
+    return web.page(
+        "message.html",
+        title="You are unsubscribed",
+        message=f"You will not receive {what} any more. We are sorry to see you go.",
+    )
+
+
+# Preferences
+
+
+def _preferences_page(
+    web: WebContext, request: Request, subscriber_id: int, status: int = 200, **values: Any
+) -> Response:
+    with web.transaction() as session:
+        subscriber = live_subscriber(session, subscriber_id)
+        receiving = {
+            s.newsletter.slug
+            for s in subscriber.subscriptions
+            if s.status == SubscriptionStatus.CONFIRMED
+        }
+        towns = [(c.slug, c.name) for c in communities(session)]
+        letters = [(n.slug, n.name, n.description) for n in open_newsletters(session)]
+        values.setdefault("community", subscriber.community.slug)
+        values.setdefault("chosen", receiving)
+        email = subscriber.email
+    return _form_page(
+        web,
+        request,
+        "preferences.html",
+        status,
+        towns=towns,
+        newsletters=letters,
+        email=email,
+        wording=consent_wording(web.settings),
+        **values,
+    )
+
+
+@router.get("/preferences/{token}", summary="The preferences centre", response_class=Response)
+def preferences_page(token: Token, request: Request, web: Web) -> Response:
+    try:
+        subscriber_id, _ = _payload(web, PREFERENCES, token)
+        return _preferences_page(web, request, subscriber_id)
+    except BadLinkError as exc:
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        return _gone_page(web)
+
+
+@router.post(
+    "/preferences/{token}",
+    summary="Save preferences, or unsubscribe from all",
+    response_class=Response,
+)
+async def preferences_post(token: Token, request: Request, web: Web) -> Response:
+    form = await request.form()
+    community = str(form.get("community") or "")
+    chosen = [str(v) for v in form.getlist("newsletters")]
+    try:
+        subscriber_id, _ = _payload(web, PREFERENCES, token)
+        web.guard.check(request, _text(form.get(CSRF_FIELD)))
+        origin = web.origin(request, "preferences page")
+        with web.transaction() as session:
+            if form.get("action") == "unsubscribe_all":
+                left = unsubscribe(session, subscriber_id, None, origin, web.clock.now())
+                return _unsubscribed_page(web, left)
+            change = change_preferences(
+                session,
+                subscriber_id,
+                community=community,
+                newsletters=chosen,
+                origin=origin,
+                wording=consent_wording(web.settings),
+                now=web.clock.now(),
+            )
+    except BadLinkError as exc:
+        return bad_link_page(web, exc.expired)
+    except SubscriberGoneError:
+        return _gone_page(web)
+    except FormRejectedError:
+        return _expired_form_page(web, request, request.url.path)
+    except SignupError as exc:
+        return _preferences_page(
+            web,
+            request,
+            subscriber_id,
+            422,
+            errors=exc.errors,
+            community=community,
+            chosen=set(chosen),
+        )
+    saved = "Your preferences are saved."
+    if change.joined:
+        saved += f" You now receive {', '.join(change.joined)}."
+    if change.left:
+        saved += f" You no longer receive {', '.join(change.left)}."
+    return _preferences_page(web, request, subscriber_id, saved=saved)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

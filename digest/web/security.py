@@ -1,0 +1,182 @@
+"""The web app's defences: security headers, a body size cap, and signed form tokens (CSRF).
+
+Form tokens are a signed double submit: a random nonce in an HttpOnly cookie, and the same
+nonce signed (with the time the form was shown) in a hidden field. A post is accepted only
+when the two match, which a page on another site cannot arrange, and the signature's time
+gives the form's fill time for the bot check.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+from digest.settings import Settings
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "content-security-policy": CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    # Links carry tokens in their path: never hand them to another site in a Referer.
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+
+CSRF_COOKIE = "digest_form"
+CSRF_FIELD = "form_token"
+FORM_TOKEN_MAX_AGE = 24 * 3600
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response that does not set its own."""
+
+    def __init__(self, app: ASGIApp, https: bool) -> None:
+        self.app = app
+        self.headers = dict(SECURITY_HEADERS)
+        if https:
+            self.headers["strict-transport-security"] = "max-age=31536000"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [
+                    (name.encode(), value.encode())
+                    for name, value in self.headers.items()
+                    if name.encode() not in present
+                ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class BodyTooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """Answers 413 to a request whose body is larger than `limit` bytes, declared or not."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._refuse(scope, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLargeError
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLargeError:
+            if started:
+                raise
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        message = f"The request is too large (at most {self.limit} bytes)."
+        if scope.get("path", "").startswith("/api/"):
+            body = json.dumps({"error": {"code": "too_large", "message": message}}).encode()
+            kind = b"application/json"
+        else:
+            body = f"<!doctype html><title>Too large</title><p>{message}</p>".encode()
+            kind = b"text/html; charset=utf-8"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", kind), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class FormRejectedError(Exception):
+    """A form post without a valid token: missing, forged, expired, or from another site."""
+
+
+class FormGuard:
+    """Issues and checks signed double-submit form tokens."""
+
+    def __init__(self, settings: Settings) -> None:
+        keys = [k for k in (settings.secret_key_previous, settings.signing_key()) if k]
+        self.serializer = URLSafeTimedSerializer(keys, salt="digest.form")
+        self.secure_cookie = settings.base_url.startswith("https://")
+
+    def issue(self, request: Request) -> tuple[str, str | None]:
+        """(token for the form, new cookie nonce or None when the browser's cookie is reused)."""
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        fresh = None
+        if not (16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum()):
+            nonce = fresh = secrets.token_urlsafe(24)
+        return str(self.serializer.dumps(nonce)), fresh
+
+    def set_cookie(self, response: Response, nonce: str | None) -> None:
+        if nonce is not None:
+            response.set_cookie(
+                CSRF_COOKIE,
+                nonce,
+                max_age=FORM_TOKEN_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=self.secure_cookie,
+            )
+
+    def check(self, request: Request, token: str | None) -> float:
+        """The seconds since the form was shown; raises FormRejectedError."""
+        nonce = request.cookies.get(CSRF_COOKIE)
+        if not token or not nonce:
+            raise FormRejectedError
+        try:
+            signed, shown_at = self.serializer.loads(
+                token, max_age=FORM_TOKEN_MAX_AGE, return_timestamp=True
+            )
+        except (BadSignature, SignatureExpired):
+            raise FormRejectedError from None
+        if not secrets.compare_digest(str(signed), nonce):
+            raise FormRejectedError
+        return time.time() - float(shown_at.timestamp())
