@@ -10,6 +10,8 @@ Prints JSON with
 
     .venv/bin/python bench/bench_delivery.py --readers 100000 --towns 20 --fanout 1000000
 
+`--plot docs/img/delivery.svg` also draws messages sent over time against the ceiling's slope.
+
 It drops and recreates the database named by --database (default digest_bench) and flushes
 the Redis database named by --redis (default db 9). Needs `smtp-sink` (Debian: postfix).
 """
@@ -269,16 +271,55 @@ def sent_count(database_url: str, edition_id: int) -> int:
     return int(count)
 
 
-def end_to_end(database_url: str, edition_id: int, readers: int, timeout: float) -> float:
+def end_to_end(
+    database_url: str, edition_id: int, readers: int, timeout: float
+) -> tuple[float, list[tuple[float, int]]]:
+    """Messages per second from enqueueing to the last one recorded, and (seconds, sent) samples."""
     from workers.tasks import send_edition
 
     started = time.perf_counter()
     send_edition.delay(edition_id)
-    while sent_count(database_url, edition_id) < readers:
+    samples = [(0.0, 0)]
+    while samples[-1][1] < readers:
         if time.perf_counter() - started > timeout:
             raise SystemExit(f"end to end: not done after {timeout} s")
         time.sleep(0.5)
-    return readers / (time.perf_counter() - started)
+        samples.append((time.perf_counter() - started, sent_count(database_url, edition_id)))
+    return readers / samples[-1][0], samples
+
+
+def write_plot(path: Path, samples: list[tuple[float, int]], ceiling: float) -> None:
+    """An SVG line of messages sent over time, with the smtplib ceiling's slope for scale."""
+    width, height, pad = 640, 320, 48
+    end_t, end_n = samples[-1]
+    top = max(end_n, 1)
+
+    def x(t: float) -> float:
+        return pad + (width - 2 * pad) * t / end_t
+
+    def y(n: float) -> float:
+        return height - pad - (height - 2 * pad) * min(n, top) / top
+
+    line = " ".join(f"{x(t):.1f},{y(n):.1f}" for t, n in samples)
+    limit_t = min(end_t, top / ceiling)
+    path.write_text(
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12">'
+        f'<rect width="{width}" height="{height}" fill="white"/>'
+        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
+        f'stroke="#444"/>'
+        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="#444"/>'
+        f'<line x1="{x(0)}" y1="{y(0)}" x2="{x(limit_t):.1f}" y2="{y(ceiling * limit_t):.1f}" '
+        f'stroke="#999" stroke-dasharray="4 4"/>'
+        f'<polyline points="{line}" fill="none" stroke="#0b4f8a" stroke-width="2"/>'
+        f'<text x="{pad}" y="{pad - 12}">messages sent (of {end_n:,})</text>'
+        f'<text x="{width - pad}" y="{height - pad + 30}" text-anchor="end">'
+        f"seconds ({end_t:.0f} s in all)</text>"
+        f'<text x="{x(limit_t) - 4:.1f}" y="{y(ceiling * limit_t) + 16:.1f}" text-anchor="end" '
+        f'fill="#666">smtplib ceiling ({ceiling:,.0f}/s)</text>'
+        f'<text x="{width - pad}" y="{y(end_n) + 16:.1f}" text-anchor="end" fill="#0b4f8a">'
+        f"Digest ({end_n / end_t:,.0f}/s)</text></svg>\n"
+    )
 
 
 def fanout(database_url: str, edition_id: int) -> dict[str, float]:
@@ -325,6 +366,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--timeout", type=float, default=1200)
+    parser.add_argument("--plot", help="write an SVG of messages sent over time to this path")
     args = parser.parse_args()
 
     port = free_port()
@@ -351,7 +393,7 @@ def main() -> None:
         result["ceiling_messages_per_second"] = round(top, 1)
         procs = start_workers(env, args.workers, var_dir)
         try:
-            rate = end_to_end(database_url, edition_id, args.readers, args.timeout)
+            rate, samples = end_to_end(database_url, edition_id, args.readers, args.timeout)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -359,6 +401,8 @@ def main() -> None:
                 proc.wait(timeout=60)
         result["end_to_end_messages_per_second"] = round(rate, 1)
         result["ratio_to_ceiling"] = round(rate / top, 3)
+        if args.plot:
+            write_plot(Path(args.plot), samples, top)
         if args.fanout:
             big = seed(database_url, args.fanout, args.towns, slot + timedelta(days=1), "big")
             result["fanout"] = fanout(database_url, big)

@@ -17,7 +17,7 @@ from digest.cli import app
 from digest.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIRED = {"postgres", "redis", "mailpit", "migrate", "worker", "beat"}
+REQUIRED = {"postgres", "redis", "mailpit", "migrate", "web", "worker", "beat"}
 
 
 @pytest.fixture(scope="module")

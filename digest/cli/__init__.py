@@ -13,9 +13,19 @@ import typer
 from digest import __version__
 from digest.cli.common import app, console, err_console
 from digest.errors import DigestError
+from digest.logs import configure_logging
+from digest.settings import get_settings
 
 # Each import registers that concept's commands on `app`.
 from digest.cli import database  # noqa: F401  isort: skip
+from digest.cli import feeds  # noqa: F401  isort: skip
+from digest.cli import curation  # noqa: F401  isort: skip
+from digest.cli import preview  # noqa: F401  isort: skip
+from digest.cli import bounces  # noqa: F401  isort: skip
+from digest.cli import subscribers  # noqa: F401  isort: skip
+from digest.cli import stats  # noqa: F401  isort: skip
+from digest.cli import editions  # noqa: F401  isort: skip
+from digest.cli import service  # noqa: F401  isort: skip
 
 
 def _version(value: bool) -> None:
@@ -31,6 +41,8 @@ def _root(
     ] = False,
 ) -> None:
     """Newsletter digests for local news publishers."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json_format=settings.log_format == "json")
 
 
 def main() -> None:

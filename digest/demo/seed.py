@@ -1,0 +1,137 @@
+"""The demo: towns, feeds, a newsletter and a few readers, then this morning's edition.
+
+`run_demo` is what `digest demo` does and what `digest serve` does on an empty database:
+migrate, seed (once), ingest the shipped sample feeds, build this morning's edition for every
+town and deliver it through DIGEST_MAIL_URL (the Maildir outbox by default). Running it again
+seeds nothing twice and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest import delivery
+from digest.clock import Clock
+from digest.communities import add_community
+from digest.db import make_engine, make_session_factory, upgrade_database
+from digest.demo import copy_feeds, manifest
+from digest.editions import build_edition
+from digest.feeds import add_feed, poll
+from digest.fetch import FetchOptions
+from digest.models import Community, EditionStatus, Feed, FeedKind, Newsletter, Story
+from digest.newsletters import add_newsletter
+from digest.settings import Settings
+from digest.subscriptions import import_subscribers
+
+NEWSLETTER = "morning"
+READERS = ("ana", "ben", "chloe")
+
+
+@dataclass
+class DemoSummary:
+    seeded: bool = False
+    stories: int = 0
+    feed_errors: list[str] = field(default_factory=list)
+    edition_id: int | None = None
+    edition_status: str = ""
+    messages: int = 0
+    outbox: str = ""
+
+
+def is_empty(session: Session) -> bool:
+    return not session.scalar(select(func.count()).select_from(Community))
+
+
+def seed_demo(session: Session, settings: Settings, now: datetime) -> None:
+    """Towns and feeds from the shipped manifest, the Morning Digest, three readers per town.
+
+    The feeds are copied under var/demo-feeds with their dates moved to `now`. Does not commit.
+    """
+    data = manifest()
+    for town in data["communities"]:
+        add_community(session, town["slug"], town["name"], town["timezone"])
+    towns = {town.slug: town for town in session.scalars(select(Community))}
+    for feed in copy_feeds(settings.var_dir / "demo-feeds", now):
+        town = towns[feed.community] if feed.community else None
+        add_feed(session, feed.url, town, feed.section, FeedKind(feed.kind))
+    letter = add_newsletter(
+        session,
+        NEWSLETTER,
+        "Morning Digest",
+        "daily 06:00",
+        {"top": 4, "local": 4, "most_read": 3, "just_posted": 0},
+        description="The region's top stories and your town's news, every morning at 06:00.",
+    )
+    letter.created_at = now
+    rows = [
+        {"email": f"{name}@{slug}.example", "name": name.title(), "community": slug}
+        for slug in towns
+        for name in READERS
+    ]
+    import_subscribers(
+        session,
+        rows,
+        source="demo readers created by `digest demo`",
+        community=None,
+        newsletters=[NEWSLETTER],
+        now=now,
+    )
+
+
+def run_demo(settings: Settings, clock: Clock) -> DemoSummary:
+    """Seed if the database is empty, ingest, build this morning's edition and deliver it."""
+    summary = DemoSummary(outbox=settings.mail_url)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade_database(engine)
+        factory = make_session_factory(engine)
+        now = clock.now()
+        with factory() as session, session.begin():
+            if is_empty(session):
+                seed_demo(session, settings, now)
+                summary.seeded = True
+        with factory() as session, session.begin():
+            feeds = list(session.scalars(select(Feed).order_by(Feed.id)))
+            results = poll(session, feeds, now, FetchOptions.from_settings(settings))
+            summary.feed_errors = [f"{r.url}: {r.error}" for r in results if r.error]
+            summary.stories = session.scalar(select(func.count()).select_from(Story)) or 0
+        with factory() as session, session.begin():
+            letter = session.scalars(select(Newsletter).where(Newsletter.slug == NEWSLETTER)).one()
+            slot = now.replace(tzinfo=None, hour=6, minute=0, second=0, microsecond=0)
+            edition = build_edition(session, settings, letter, slot, now)
+            summary.edition_id = edition.id
+            ready = edition.status in (EditionStatus.READY, EditionStatus.SENDING)
+            if ready:
+                delivery.start_sending(session, edition, now)
+        if ready:
+            summary.messages = _deliver(factory, settings, edition.id, clock)
+        with factory() as session:
+            summary.edition_status = str(session.get_one(type(edition), edition.id).status)
+    finally:
+        engine.dispose()
+    return summary
+
+
+def _deliver(
+    factory: sessionmaker[Session], settings: Settings, edition_id: int, clock: Clock
+) -> int:
+    with factory() as session, session.begin():
+        batches = delivery.plan_batches(session, edition_id, settings.batch_size, clock.now())
+    sent = 0
+    with delivery.open_sender(settings) as sender:
+        for first, last in batches:
+            counts = delivery.send_batch(factory, settings, edition_id, first, last, sender, clock)
+            sent += counts["sent"]
+    return sent
+
+
+def outbox_path(settings: Settings) -> Path | None:
+    """Where the Maildir outbox is, when mail goes to one."""
+    if settings.mail_url.startswith("maildir://"):
+        return Path(settings.mail_url.removeprefix("maildir://"))
+    return None

@@ -1,0 +1,149 @@
+"""`digest serve` and `digest demo` on a bare machine: SQLite, the embedded broker, a Maildir.
+
+A newcomer's path, end to end: the service starts on an empty directory with the demo's first
+edition already in the outbox, a reader signs up on the real form in Chromium, finds the
+confirmation in /dev/outbox, confirms, and Ctrl-C stops every process.
+"""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from email import policy
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.browser import chromium, require_chromium
+from tests.support.smtp import free_port
+
+pytestmark = pytest.mark.browser
+START_TIMEOUT = 90.0
+
+
+def bare_environment(directory: Path, port: int) -> dict[str, str]:
+    """The environment of a newcomer's shell: no DIGEST_* settings but where to keep files."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env.update(DIGEST_ENV="dev", DIGEST_BASE_URL=f"http://127.0.0.1:{port}")
+    return env
+
+
+def wait_until(condition: object, what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_demo_in_a_fresh_directory_fills_the_outbox(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "demo"],
+        cwd=tmp_path,
+        env=bare_environment(tmp_path, 8000),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Stories ingested: 18" in result.stdout
+    assert "Messages written: 9" in result.stdout
+    outbox = mailbox.Maildir(tmp_path / "var" / "outbox", create=False)
+    messages = [
+        email.message_from_bytes(outbox.get_bytes(key), policy=policy.default)
+        for key in outbox.iterkeys()
+    ]
+    assert len(messages) == 9
+    for message in messages:
+        assert message.get_body(("html",)) is not None
+        assert message.get_body(("plain",)) is not None
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    again = subprocess.run(
+        [sys.executable, "-m", "digest", "demo"],
+        cwd=tmp_path,
+        env=bare_environment(tmp_path, 8000),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "Messages written: 0" in again.stdout  # the same edition is never sent twice
+    assert len(mailbox.Maildir(tmp_path / "var" / "outbox", create=False)) == 9
+
+
+def test_serve_signup_confirm_and_stop(tmp_path: Path) -> None:
+    require_chromium()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "serve.log").open("wb")
+    service = subprocess.Popen(
+        [sys.executable, "-m", "digest", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=bare_environment(tmp_path, port),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, "healthz")
+        outbox = httpx.get(f"{base}/dev/outbox/", timeout=5)
+        assert outbox.status_code == 200
+        assert outbox.text.count("Morning Digest") >= 9  # the demo's first edition is there
+
+        with chromium() as context:
+            page = context.new_page()
+            page.goto(base + "/")
+            page.get_by_label("Your email address", exact=True).fill("newcomer@example.org")
+            page.get_by_label("Your town", exact=True).select_option("riverton")
+            page.get_by_label("Morning Digest").check()
+            page.locator("#consent").check()
+            time.sleep(2.5)  # the form refuses answers faster than a person types
+            page.get_by_role("button", name="Sign up").click()
+            page.wait_for_url("**/check-your-inbox")
+
+            def confirmation_listed() -> bool:
+                page.goto(base + "/dev/outbox/")
+                return "newcomer@example.org" in page.content()
+
+            wait_until(confirmation_listed, "the confirmation in the outbox")
+            page.get_by_role("link", name=re.compile("Confirm", re.I)).first.click()
+            link = re.search(re.escape(base) + r"/confirm/[A-Za-z0-9_.\-]+", page.content())
+            assert link is not None, "no confirm link on the outbox's message page"
+            page.goto(link.group(0))
+            page.get_by_role("button", name="Confirm my subscription").click()
+            page.wait_for_load_state()
+            assert "is confirmed" in page.inner_text("main")
+    finally:
+        service.send_signal(signal.SIGINT)
+        code = service.wait(timeout=60)
+        log.close()
+    output = (tmp_path / "serve.log").read_text(errors="replace")
+    assert code == 0, output
+    assert "Stopped." in output
+    assert processes_in(tmp_path) == []  # the web app, worker and scheduler all stopped
+
+
+def processes_in(directory: Path) -> list[str]:
+    """Command lines of the processes still running with `directory` as their cwd."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and (proc / "cwd").resolve() == directory.resolve():
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return found
