@@ -21,12 +21,18 @@ class Route:
     delay: float = 0.0  # seconds to wait before answering (a server that hangs)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a burst of concurrent fetches would overflow it and
+    # wait a full second for TCP to retry the connection. Real web servers allow far more.
+    request_queue_size = 128
+
+
 class FeedServer:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.routes: dict[str, Route] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -64,6 +70,8 @@ class FeedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real feed servers do
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
