@@ -1,8 +1,9 @@
 """Benchmark: the signup API (POST /api/subscriptions) at a steady rate, rate limits lifted.
 
 Starts `uvicorn digest.web.server:app` on a free local port against a scratch database
-(SQLite in a temporary folder unless --database-url names one; its tables are created and
-two towns and a newsletter added), sends --rate requests per second for --duration seconds
+(SQLite in a temporary folder unless --database-url names one; its tables are dropped and
+created again, and two towns and a newsletter added), sends --rate requests per second for
+--duration seconds
 on an open loop (each request leaves on schedule, whether or not earlier ones have
 answered) after --warmup seconds at the same rate that are not counted, each for a new
 address, and prints one JSON object: requests, errors, achieved
@@ -44,16 +45,13 @@ def free_port() -> int:
 
 
 def prepare_database(url: str) -> None:
-    from sqlalchemy import select
-
     from digest.db import make_engine, make_session_factory
     from digest.models import Base, Community, Newsletter
 
     engine = make_engine(url)
+    Base.metadata.drop_all(engine)  # a scratch database: start from nothing every run
     Base.metadata.create_all(engine)
     with make_session_factory(engine)() as session, session.begin():
-        if session.scalars(select(Community).where(Community.slug == "springfield")).first():
-            return
         session.add_all(
             [
                 Community(slug="springfield", name="Springfield", timezone="America/Los_Angeles"),
