@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     smtp_max_per_connection: int = Field(default=100, ge=0)
     # Mailbox where bounces and complaints arrive: maildir://PATH; empty means none is read.
     bounce_mailbox_url: str | None = None
+    # Shared secret a relay sends as "Authorization: Bearer ..." to POST /api/bounces/RELAY;
+    # empty turns the bounce webhook off.
+    bounce_webhook_token: str | None = Field(default=None, repr=False)
     # Soft bounces within soft_bounce_days after which an address is suppressed.
     soft_bounce_limit: int = Field(default=3, ge=1)
     # Days over which soft bounces are counted towards soft_bounce_limit.
