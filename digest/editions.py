@@ -46,13 +46,6 @@ FINAL_DELIVERY_STATES = frozenset(
 )
 
 
-def get_newsletter(session: Session, slug: str) -> Newsletter:
-    newsletter = session.scalar(select(Newsletter).where(Newsletter.slug == slug))
-    if newsletter is None:
-        raise DigestError(f"no newsletter {slug!r} (see `digest newsletters list`)")
-    return newsletter
-
-
 def get_edition(session: Session, edition_id: int) -> Edition:
     edition = session.get(Edition, edition_id)
     if edition is None:
@@ -95,13 +88,7 @@ def build_edition(
     )
     if existing is not None:
         return existing
-    edition = Edition(
-        newsletter_id=newsletter.id,
-        slot=slot,
-        status=EditionStatus.BUILDING,
-        subject=f"{newsletter.name}: {slot:%A %-d %B %Y}",
-        created_at=now,
-    )
+    edition = _new_edition(newsletter, slot, now)
     session.add(edition)
     session.flush()
     for town in towns if towns is not None else reader_towns(session, newsletter):
@@ -261,17 +248,21 @@ def _edition_for_slot(
         return edition
     try:
         with session.begin_nested():
-            edition = Edition(
-                newsletter_id=newsletter.id,
-                slot=slot,
-                status=EditionStatus.BUILDING,
-                subject=f"{newsletter.name}: {slot:%A %-d %B %Y}",
-                created_at=now,
-            )
+            edition = _new_edition(newsletter, slot, now)
             session.add(edition)
         return edition
     except IntegrityError:  # another scheduler made it first
         return session.scalars(query).one()
+
+
+def _new_edition(newsletter: Newsletter, slot: datetime, now: datetime) -> Edition:
+    return Edition(
+        newsletter_id=newsletter.id,
+        slot=slot,
+        status=EditionStatus.BUILDING,
+        subject=f"{newsletter.name}: {slot:%A %-d %B %Y}",
+        created_at=now,
+    )
 
 
 def _skipped_segment(

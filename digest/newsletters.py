@@ -59,5 +59,12 @@ def add_newsletter(
     return newsletter
 
 
+def get_newsletter(session: Session, slug: str) -> Newsletter:
+    newsletter = session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if newsletter is None:
+        raise DigestError(f"no newsletter {slug!r} (see `digest newsletters list`)")
+    return newsletter
+
+
 def list_newsletters(session: Session) -> list[Newsletter]:
     return list(session.scalars(select(Newsletter).order_by(Newsletter.slug)))

@@ -22,6 +22,7 @@ import mailbox
 import re
 import smtplib
 import ssl
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -104,12 +105,14 @@ class Transport(Protocol):
     ) -> None: ...
 
 
-class _ContextManager:
-    def open(self) -> None:
-        raise NotImplementedError
+class _ContextManager(ABC):
+    """`with transport:` opens it and always closes it."""
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __enter__(self) -> Self:
         self.open()

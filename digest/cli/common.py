@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import typer
 from rich.console import Console
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clock import SYSTEM_CLOCK
 from digest.db import check_connection, make_engine, make_session_factory
+from digest.errors import DigestError
 from digest.settings import get_settings
 
 app = typer.Typer(
@@ -20,6 +23,19 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def parse_instant(value: str | None) -> datetime:
+    """`--at` for commands that curate as of a moment: an ISO time (UTC if no offset), or now."""
+    if value is None:
+        return SYSTEM_CLOCK.now()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise DigestError(
+            f"--at {value!r} is not an ISO time (write it like 2026-11-24T06:00+00:00)"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @contextmanager

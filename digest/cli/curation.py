@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from digest.cli.common import app, console, open_session
-from digest.clock import SYSTEM_CLOCK
+from digest.cli.common import app, console, open_session, parse_instant
 from digest.communities import get_community
 from digest.curate import curate
 from digest.errors import DigestError
-from digest.models import Newsletter, Story
-from digest.newsletters import add_newsletter, list_newsletters, parse_sections
+from digest.models import Story
+from digest.newsletters import add_newsletter, get_newsletter, list_newsletters, parse_sections
 
 newsletters_app = typer.Typer(help="Newsletters: lists readers join.", no_args_is_help=True)
 app.add_typer(newsletters_app, name="newsletters")
@@ -114,11 +112,9 @@ def curate_command(
     ] = None,
 ) -> None:
     """Print the sections a town's next edition would hold; sends nothing."""
-    moment = _parse_at(at)
+    moment = parse_instant(at)
     with open_session() as session, session.begin():
-        letter = session.scalar(select(Newsletter).where(Newsletter.slug == newsletter))
-        if letter is None:
-            raise DigestError(f"no newsletter {newsletter!r} (see `digest newsletters list`)")
+        letter = get_newsletter(session, newsletter)
         town = get_community(session, community)
         curation = curate(session, letter, town, moment)
     if curation.skip_reason is not None:
@@ -136,15 +132,3 @@ def curate_command(
                 markup=False,
             )
             console.print(f"      {card.url}", highlight=False, markup=False)
-
-
-def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return SYSTEM_CLOCK.now()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise DigestError(
-            f"--at {value!r} is not an ISO time (write it like 2026-11-24T06:00+00:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -15,6 +15,7 @@ from digest.cli.common import app, console, open_session, open_session_factory
 from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
 from digest.models import Edition, EditionStatus
+from digest.newsletters import get_newsletter
 from digest.settings import get_settings
 
 edition_app = typer.Typer(help="Editions: build, send and control them.", no_args_is_help=True)
@@ -44,7 +45,7 @@ def build(
     settings = get_settings()
     slot = _parse_slot(at)
     with open_session() as session, session.begin():
-        letter = editions.get_newsletter(session, newsletter)
+        letter = get_newsletter(session, newsletter)
         edition = editions.build_edition(session, settings, letter, slot, SYSTEM_CLOCK.now())
         session.flush()
         console.print(_summary(edition))

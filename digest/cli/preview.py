@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,42 +9,18 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from digest.cli.common import app, console, open_session
-from digest.clock import SYSTEM_CLOCK
+from digest.cli.common import app, console, open_session, parse_instant
+from digest.communities import get_community
 from digest.errors import DigestError
 from digest.mime import Reader, compose, segment_template
-from digest.models import Community, Newsletter
+from digest.newsletters import get_newsletter
 from digest.render import render_segment, web_version_html
 from digest.settings import get_settings
 
 SAMPLE_READER = Reader(
     delivery_id=0, subscriber_id=0, email="sample.reader@example.com", name="Sample Reader"
 )
-
-
-def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return SYSTEM_CLOCK.now()
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise DigestError(
-            f"--at {value!r} is not an ISO time (write it like 2026-11-24T06:00+00:00)"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _lookup(session: Session, newsletter: str, community: str) -> tuple[Newsletter, Community]:
-    letter = session.scalar(select(Newsletter).where(Newsletter.slug == newsletter))
-    if letter is None:
-        raise DigestError(f"no newsletter {newsletter!r} (check the slug with the admin)")
-    town = session.scalar(select(Community).where(Community.slug == community))
-    if town is None:
-        raise DigestError(f"no community {community!r} (check the town's slug)")
-    return letter, town
 
 
 @app.command("preview")
@@ -61,9 +36,10 @@ def preview(
     from digest.curate import curate  # curation is a layer above rendering; load it on use
 
     settings = get_settings()
-    moment = _parse_at(at)
+    moment = parse_instant(at)
     with open_session() as session, session.begin():
-        letter, town = _lookup(session, newsletter, community)
+        letter = get_newsletter(session, newsletter)
+        town = get_community(session, community)
         curation = curate(session, letter, town, moment)
         if curation.skip_reason is not None:
             raise DigestError(f"nothing to preview for {town.slug}: {curation.skip_reason}")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from digest import delivery, editions, stats
 from digest.errors import DigestError
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
+from digest.newsletters import get_newsletter
 from digest.previews import preview_next_edition
 from digest.render import web_version_html
 from digest.web.charts import signup_chart
@@ -380,7 +381,7 @@ def preview_page(request: Request, web: Web, newsletter: Slug = "", town: Slug =
         names = ("", "")
         if newsletter and town:
             try:
-                letter = editions.get_newsletter(session, newsletter)
+                letter = get_newsletter(session, newsletter)
                 community = _community(session, town)
                 names = (letter.name, community.name)
                 preview = preview_next_edition(
@@ -409,7 +410,7 @@ def preview_html(web: Web, newsletter: Slug, town: Slug) -> Response:
     """The previewed edition's page itself, for the preview's frames (no personal tokens)."""
     with web.transaction() as session:
         try:
-            letter = editions.get_newsletter(session, newsletter)
+            letter = get_newsletter(session, newsletter)
             preview = preview_next_edition(
                 session, web.settings, letter, _community(session, town), web.clock.now()
             )
