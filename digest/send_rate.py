@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 
 from limits import RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
@@ -81,8 +82,18 @@ class SendRateLimiter:
         self.sleep(wait)
 
 
+@lru_cache(maxsize=4)
+def shared_storage(uri: str) -> Storage:
+    """One storage per process and URI: every batch a process sends counts in the same window.
+
+    Without Redis the window lives in this process's memory, so it must outlive each batch.
+    """
+    storage = storage_from_string(uri)
+    assert isinstance(storage, Storage)  # a sync URI gives a sync storage
+    return storage
+
+
 def open_rate_limiter(settings: Settings, transport_name: str) -> SendRateLimiter:
     """The limiter for one transport (its `name`), on Redis when DIGEST_REDIS_URL is set."""
-    storage = storage_from_string(limits_storage_uri(settings.redis_url))
-    assert isinstance(storage, Storage)  # a sync URI gives a sync storage
+    storage = shared_storage(limits_storage_uri(settings.redis_url))
     return SendRateLimiter(settings.send_rate, storage, transport_name)

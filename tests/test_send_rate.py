@@ -130,3 +130,13 @@ def test_settings_choose_memory_without_redis() -> None:
     limiter = open_rate_limiter(load_settings(send_rate=10), "smtp://h:25")
     assert type(limiter.limiter.storage).__name__ == "MemoryStorage"
     assert limiter.per_second == 10
+
+
+def test_without_redis_the_window_outlives_each_batch() -> None:
+    """Each batch opens its own limiter; in one process they must still share one window."""
+    settings = load_settings(send_rate=5, redis_url=None)
+    first = open_rate_limiter(settings, "smtp://relay.example:25")
+    second = open_rate_limiter(settings, "smtp://relay.example:25")
+    grants = [first.limiter.hit(first.item, first.key) for _ in range(5)]
+    assert all(grants)
+    assert not second.limiter.hit(second.item, second.key)  # the sixth in the same second

@@ -5,6 +5,8 @@ Each test commits its data (the workers are other processes) and waits on the da
 
 from __future__ import annotations
 
+import bisect
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -247,3 +249,32 @@ def test_a_reader_suppressed_after_the_start_is_not_mailed(
     ]
     assert counts(committed, edition_id) == Counter({"sent": 4, "suppressed": 1})
     assert edition_status(committed, edition_id) == EditionStatus.SENT
+
+
+@pytest.mark.celery
+def test_two_workers_share_the_send_rate_through_redis(
+    committed: sessionmaker[Session],
+    start_worker: Callable[..., WorkerProcess],
+    smtp_server: SMTPServer,
+) -> None:
+    edition_id = build(committed, per_town=100)  # 300 readers
+    limited = {
+        "mail_url": smtp_server.url,
+        "send_rate": "50",
+        "redis_url": os.environ["DIGEST_TEST_REDIS_URL"],
+        "batch_size": "50",  # six batches, so both workers send at once
+    }
+    workers = [start_worker(**limited), start_worker(**limited, name="second")]
+
+    send(edition_id)
+    wait_for(lambda: edition_status(committed, edition_id) == EditionStatus.SENT, "the edition")
+
+    times = sorted(item.at for item in smtp_server.received)
+    assert len(times) == 300
+    busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+    # At most 50 grants in any second; a message reaches the server a moment after its grant,
+    # so allow a few for that delay, far below the thousands per second of an unlimited run.
+    assert busiest <= 53, busiest
+    assert times[-1] - times[0] >= (300 - 50) / 50 * 0.95
+    assert counts(committed, edition_id) == Counter({"sent": 300})
+    assert all("batch done" in worker.log() for worker in workers)  # both were sending

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.db import make_engine, make_session_factory
 from digest.logs import configure_logging
+from digest.send_rate import shared_storage
 from digest.settings import Settings, get_settings
 
 QUEUE = "digest"
@@ -97,8 +98,9 @@ def _use_digest_logging(**_kwargs: Any) -> None:
 
 
 @worker_process_init.connect
-def _forget_parent_engine(**_kwargs: Any) -> None:
+def _forget_parent_connections(**_kwargs: Any) -> None:
     session_factory.cache_clear()
+    shared_storage.cache_clear()
 
 
 app = make_celery(get_settings())
