@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -278,3 +279,26 @@ def test_two_workers_share_the_send_rate_through_redis(
     assert times[-1] - times[0] >= (300 - 50) / 50 * 0.95
     assert counts(committed, edition_id) == Counter({"sent": 300})
     assert all("batch done" in worker.log() for worker in workers)  # both were sending
+
+
+@pytest.mark.celery
+def test_send_follow_shows_progress_until_the_edition_is_sent(
+    committed: sessionmaker[Session],
+    start_worker: Callable[..., WorkerProcess],
+    smtp_server: SMTPServer,
+) -> None:
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    edition_id = build(committed, per_town=20)
+    start_worker(mail_url=smtp_server.url)
+
+    result = CliRunner().invoke(app, ["edition", "send", str(edition_id), "--follow"])
+
+    assert result.exit_code == 0, result.output
+    assert f"Edition {edition_id} queued for sending." in result.output
+    assert "60/60" in result.output  # the progress bar reached the end
+    assert re.search(r"sent\s+│\s+60", result.output)  # the status table that follows
+    assert edition_status(committed, edition_id) == EditionStatus.SENT
+    assert len(smtp_server.received) == 60
