@@ -16,13 +16,16 @@ import subprocess
 import sys
 import time
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support import digests
 from tests.support.browser import chromium, require_chromium
 from tests.support.smtp import free_port
+from tests.support.spam import THRESHOLD, spam_score
 
 pytestmark = pytest.mark.browser
 START_TIMEOUT = 90.0
@@ -61,16 +64,12 @@ def test_demo_in_a_fresh_directory_fills_the_outbox(tmp_path: Path) -> None:
     assert "Stories ingested: 18" in result.stdout
     assert "Messages written: 9" in result.stdout
     outbox = mailbox.Maildir(tmp_path / "var" / "outbox", create=False)
-    messages = [
-        email.message_from_bytes(outbox.get_bytes(key), policy=policy.default)
-        for key in outbox.iterkeys()
-    ]
-    assert len(messages) == 9
-    for message in messages:
-        assert message.get_body(("html",)) is not None
-        assert message.get_body(("plain",)) is not None
-        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-        assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    raw = [outbox.get_bytes(key) for key in outbox.iterkeys()]
+    assert len(raw) == 9
+    for data in raw:
+        check_digest_email(data)
+    score, report = spam_score(raw[0], tmp_path)
+    assert score < THRESHOLD, report
     again = subprocess.run(
         [sys.executable, "-m", "digest", "demo"],
         cwd=tmp_path,
@@ -83,6 +82,29 @@ def test_demo_in_a_fresh_directory_fills_the_outbox(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     assert "Messages written: 0" in again.stdout  # the same edition is never sent twice
     assert len(mailbox.Maildir(tmp_path / "var" / "outbox", create=False)) == 9
+
+
+def check_digest_email(data: bytes) -> None:
+    """The rendering issue's checks on one delivered digest, as read from the outbox."""
+    message = email.message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message.defects == []
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe"):
+        assert len(message.get_all(name) or []) == 1, name
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/u/")
+    assert message["Return-Path"].startswith("<bounces+")  # the VERP envelope sender
+    assert all(len(line) <= 998 for line in data.splitlines())
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    found = digests.collect_links(html)
+    assert found.headlines
+    for headline in found.headlines:
+        assert headline in text
+    for href in found.hrefs:
+        if href.startswith("http"):
+            assert href in text
 
 
 def test_serve_signup_confirm_and_stop(tmp_path: Path) -> None:

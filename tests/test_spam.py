@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,37 +10,9 @@ from digest.mime import Reader, personalize, segment_template, transactional_tem
 from digest.render import render_segment, render_transactional
 from digest.sections import Section
 from tests.support import digests
-from tests.support.services import require_program
+from tests.support.spam import THRESHOLD, spam_score
 
-SPAMASSASSIN = "/usr/bin/spamassassin"
-THRESHOLD = 5.0
 READER = Reader(delivery_id=501, subscriber_id=42, email="jane@example.org", name="Jane Doe")
-
-
-def spam_score(message: bytes, tmp_path: Path) -> tuple[float, str]:
-    """SpamAssassin's score and report: local tests only (-L), scratch prefs, no Bayes."""
-    program = require_program(SPAMASSASSIN, "spamassassin")
-    result = subprocess.run(
-        # No Bayes: its learning would make one run's score depend on the runs before it.
-        [
-            program,
-            "-L",
-            "-t",
-            "-p",
-            str(tmp_path / "user_prefs"),
-            "--cf=use_bayes 0",
-            "--cf=bayes_auto_learn 0",
-        ],
-        input=message,
-        env={**os.environ, "HOME": str(tmp_path)},  # its state stays in the scratch folder
-        capture_output=True,
-        timeout=120,
-        check=True,
-    )
-    output = result.stdout.decode("utf-8", "replace")
-    found = re.search(r"^X-Spam-Status: \w+, score=(-?\d+(?:\.\d+)?)", output, re.M)
-    assert found, output[:2000]
-    return float(found[1]), output[output.find("Content analysis") :]
 
 
 def digest_message(sections: list[Section]) -> bytes:
