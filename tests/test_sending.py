@@ -274,8 +274,8 @@ def test_two_workers_share_the_send_rate_through_redis(
     assert len(times) == 300
     busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
     # At most 50 grants in any second; a message reaches the server a moment after its grant,
-    # so allow a few for that delay, far below the thousands per second of an unlimited run.
-    assert busiest <= 53, busiest
+    # so allow 10% for that delay: two workers each limited alone would reach 100.
+    assert busiest <= 55, busiest
     assert times[-1] - times[0] >= (300 - 50) / 50 * 0.95
     assert counts(committed, edition_id) == Counter({"sent": 300})
     assert all("batch done" in worker.log() for worker in workers)  # both were sending
