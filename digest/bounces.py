@@ -59,8 +59,9 @@ from digest.models import (
     SuppressionReason,
 )
 from digest.settings import Settings
+from digest.subscriptions import Origin, SubscriberGoneError, unsubscribe
 from digest.suppressions import address_hash, normal_address, suppress
-from digest.tokens import delivery_id_from_verp
+from digest.tokens import delivery_id_from_verp, read_unsubscribe_mail_address
 
 log = logging.getLogger(__name__)
 
@@ -508,20 +509,53 @@ def process_maildir(
     counts: Counter[str] = Counter()
     for file in _unread(path):
         counts["messages"] += 1
+        raw, source = file.read_bytes(), f"maildir:{file.name}"
         try:
             with factory() as session, session.begin():
-                events = process_report(
-                    session, settings, file.read_bytes(), f"maildir:{file.name}", clock.now()
-                )
-                counts.update(_tally(events))
+                request = unsubscribe_request(settings, raw)
+                if request is not None:
+                    apply_unsubscribe_request(session, request, source, clock.now())
+                    counts["unsubscribes"] += 1
+                    events = None
+                else:
+                    events = process_report(session, settings, raw, source, clock.now())
+                    counts.update(_tally(events))
         except Exception:  # one bad report must not stop the rest; it stays for the next run
             log.exception("could not process bounce report %s; left unread", file)
             counts["errors"] += 1
             continue
-        if not events:
+        if events == []:
             counts["duplicates"] += 1
         _mark_read(path, file)
     return counts
+
+
+def unsubscribe_request(settings: Settings, raw: bytes) -> tuple[int, int | None] | None:
+    """(reader, newsletter or None) when the mail was sent to a List-Unsubscribe mailto address.
+
+    Such mail reaches the bounce mailbox too (same domain); only genuine, signed addresses count.
+    """
+    message = message_from_bytes(raw)
+    candidates = [str(value) for name in ENVELOPE_HEADERS for value in message.get_all(name, [])]
+    for _name, address in getaddresses(candidates):
+        found = read_unsubscribe_mail_address(settings, address)
+        if found is not None:
+            return found
+    return None
+
+
+def apply_unsubscribe_request(
+    session: Session, request: tuple[int, int | None], source: str, now: datetime
+) -> None:
+    """Unsubscribe the reader the mail names, at once, with a consent record. Does not commit."""
+    subscriber_id, newsletter_id = request
+    origin = Origin(source=f"email to the List-Unsubscribe address ({source})"[:200])
+    try:
+        left = unsubscribe(session, subscriber_id, newsletter_id, origin, now)
+    except SubscriberGoneError:
+        log.info("unsubscribe by email for subscriber %s: already erased", subscriber_id)
+        return
+    log.info("unsubscribed by email: subscriber %s from %s", subscriber_id, left or "nothing new")
 
 
 def _tally(events: list[BounceEvent]) -> Counter[str]:

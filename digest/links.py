@@ -10,10 +10,13 @@ from typing import Any
 from urllib.parse import quote
 
 from digest.settings import Settings
-from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, make_token
-
-# Local part prefix of the List-Unsubscribe mailto address (the token follows it).
-UNSUBSCRIBE_PREFIX = "unsubscribe+"
+from digest.tokens import (
+    CONFIRM,
+    PREFERENCES,
+    UNSUBSCRIBE,
+    make_token,
+    unsubscribe_mail_address,
+)
 
 
 def confirm_url(settings: Settings, subscriber_id: int) -> str:
@@ -46,9 +49,15 @@ def unsubscribe_url_for(settings: Settings, token: str) -> str:
     return f"{settings.base_url}/u/{token}"
 
 
-def unsubscribe_mailto(settings: Settings, token: str) -> str:
-    """The mailto half of List-Unsubscribe: unsubscribe+TOKEN@DIGEST_BOUNCE_DOMAIN."""
-    return f"mailto:{UNSUBSCRIBE_PREFIX}{token}@{settings.bounce_domain}?subject=unsubscribe"
+def unsubscribe_mailto(
+    settings: Settings, subscriber_id: int, newsletter_id: int | None = None
+) -> str:
+    """The mailto half of List-Unsubscribe (`digest.tokens.unsubscribe_mail_address`).
+
+    Mail to it reaches the bounce mailbox, where `digest.bounces` unsubscribes the reader.
+    """
+    address = unsubscribe_mail_address(settings, subscriber_id, newsletter_id)
+    return f"mailto:{address}?subject=unsubscribe"
 
 
 def preferences_url(settings: Settings, subscriber_id: int) -> str:

@@ -300,7 +300,7 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
         address_header("To", name, email) if name else f"To: {email}\r\n".encode("ascii"),
     ]
     if template.list_unsubscribe:
-        mailto = links.unsubscribe_mailto(settings, unsubscribe_token)
+        mailto = links.unsubscribe_mailto(settings, reader.subscriber_id, template.newsletter_id)
         lines.append(f"List-Unsubscribe: <{unsubscribe}>,\r\n <{mailto}>\r\n".encode("ascii"))
     boundary = template.boundary.encode("ascii")
     data = b"".join(

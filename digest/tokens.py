@@ -6,6 +6,8 @@ already in a reader's inbox.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -75,3 +77,43 @@ def delivery_id_from_verp(settings: Settings, address: str) -> int | None:
     except TokenError:
         return None
     return payload if isinstance(payload, int) else None
+
+
+UNSUBSCRIBE_MAIL_PREFIX = "unsubscribe+"
+
+
+def _mail_signature(key: str, subject: str) -> str:
+    # 80 bits of HMAC in lower-case hex: short enough for a 64-octet local part, and unharmed
+    # by a mail server that changes the case of local parts.
+    mac = hmac.new(key.encode(), f"digest.unsubscribe-mail:{subject}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:20]
+
+
+def unsubscribe_mail_address(
+    settings: Settings, subscriber_id: int, newsletter_id: int | None
+) -> str:
+    """The List-Unsubscribe mailto address: unsubscribe+READER-LIST-SIGNATURE@BOUNCE_DOMAIN.
+
+    LIST is 0 for every newsletter. It never expires and survives a key rotation, like the
+    unsubscribe link.
+    """
+    subject = f"{subscriber_id}-{newsletter_id or 0}"
+    signature = _mail_signature(settings.signing_key(), subject)
+    return f"{UNSUBSCRIBE_MAIL_PREFIX}{subject}-{signature}@{settings.bounce_domain}"
+
+
+def read_unsubscribe_mail_address(
+    settings: Settings, address: str
+) -> tuple[int, int | None] | None:
+    """(subscriber id, newsletter id or None) from a genuine unsubscribe address, else None."""
+    local = address.strip().strip("<>").rpartition("@")[0].lower()
+    if not local.startswith(UNSUBSCRIBE_MAIL_PREFIX):
+        return None
+    parts = local[len(UNSUBSCRIBE_MAIL_PREFIX) :].split("-")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    subject = f"{int(parts[0])}-{int(parts[1])}"
+    keys = [key for key in (settings.signing_key(), settings.secret_key_previous) if key]
+    if not any(hmac.compare_digest(_mail_signature(key, subject), parts[2]) for key in keys):
+        return None
+    return int(parts[0]), int(parts[1]) or None

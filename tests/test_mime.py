@@ -12,7 +12,6 @@ from email.utils import parseaddr, parsedate_to_datetime
 
 import pytest
 
-from digest.links import UNSUBSCRIBE_PREFIX
 from digest.mime import (
     MessageTemplate,
     MimeError,
@@ -35,7 +34,13 @@ from digest.render import (
 )
 from digest.sections import TOP, Section
 from digest.settings import Settings
-from digest.tokens import PREFERENCES, UNSUBSCRIBE, delivery_id_from_verp, read_token
+from digest.tokens import (
+    PREFERENCES,
+    UNSUBSCRIBE,
+    delivery_id_from_verp,
+    read_token,
+    read_unsubscribe_mail_address,
+)
 from tests.support import digests
 from tests.support.smtp import SMTPServer
 
@@ -133,7 +138,9 @@ def test_list_unsubscribe_has_an_https_url_and_a_mailto_for_this_reader_and_list
     token = https.rpartition("/")[2]
     assert read_token(settings, UNSUBSCRIBE, token) == {"s": 42, "n": 3}
     address, _, query = mailto.removeprefix("mailto:").partition("?")
-    assert address == f"{UNSUBSCRIBE_PREFIX}{token}@bounces.springfield-times.example"
+    assert read_unsubscribe_mail_address(settings, address) == (42, 3)
+    assert address.endswith("@bounces.springfield-times.example")
+    assert len(address.partition("@")[0]) <= 64  # RFC 5321's limit on a local part
     assert query == "subject=unsubscribe"
 
 
