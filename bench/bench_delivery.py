@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -322,7 +323,46 @@ def write_plot(path: Path, samples: list[tuple[float, int]], ceiling: float) -> 
     )
 
 
-def fanout(database_url: str, edition_id: int) -> dict[str, float]:
+class PeakMemory:
+    """Samples the resident memory of the database and broker processes while work runs."""
+
+    NAMES = ("postgres", "redis-server")
+
+    def __init__(self) -> None:
+        self.peaks: dict[str, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            for proc in Path("/proc").iterdir():
+                try:
+                    if not proc.name.isdigit():
+                        continue
+                    name = (proc / "comm").read_text().strip()
+                    if name not in self.NAMES:
+                        continue
+                    rss_kb = next(
+                        int(line.split()[1])
+                        for line in (proc / "status").read_text().splitlines()
+                        if line.startswith("VmRSS:")
+                    )
+                except (OSError, StopIteration, ValueError):
+                    continue
+                key = f"{name} (largest process)"
+                self.peaks[key] = max(self.peaks.get(key, 0.0), round(rss_kb / 1024, 1))
+            self.stop.wait(0.2)
+
+    def __enter__(self) -> PeakMemory:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def fanout(database_url: str, edition_id: int) -> dict[str, object]:
     from digest import delivery
     from digest.db import make_engine, make_session_factory
     from digest.models import Edition
@@ -331,8 +371,8 @@ def fanout(database_url: str, edition_id: int) -> dict[str, float]:
 
     settings = get_settings()
     engine = make_engine(database_url)
-    started = time.perf_counter()
-    with make_session_factory(engine)() as session:
+    with PeakMemory() as memory, make_session_factory(engine)() as session:
+        started = time.perf_counter()
         with session.begin():
             edition = session.get_one(Edition, edition_id)
             created = delivery.start_sending(session, edition, datetime.now(UTC))
@@ -342,9 +382,9 @@ def fanout(database_url: str, edition_id: int) -> dict[str, float]:
             batches = delivery.plan_batches(
                 session, edition_id, settings.batch_size, datetime.now(UTC)
             )
-    for first, last in batches:
-        send_batch.delay(edition_id, first, last)
-    done = time.perf_counter()
+        for first, last in batches:
+            send_batch.delay(edition_id, first, last)
+        done = time.perf_counter()
     engine.dispose()
     return {
         "deliveries": created,
@@ -353,6 +393,7 @@ def fanout(database_url: str, edition_id: int) -> dict[str, float]:
         "plan_and_enqueue_seconds": round(done - created_at, 2),
         "total_seconds": round(done - started, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_of_services": memory.peaks,
     }
 
 
