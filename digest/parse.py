@@ -132,7 +132,7 @@ def refuse_entities(body: bytes) -> None:
             "Digest refuses them to prevent entity-expansion and external-entity attacks"
         ) from None
     except (ParseError, ValueError):
-        pass
+        return  # malformed: feedparser's lenient reader says what is wrong (see docstring)
 
 
 def _describe(body: bytes, parsed: Any) -> str:

@@ -234,7 +234,7 @@ class Settings(BaseSettings):
                     file.write(secrets.token_urlsafe(18))
                 path.chmod(0o600)
             except FileExistsError:
-                pass
+                pass  # another process wrote it first: read theirs below
         return path.read_text().strip()
 
     def check(self) -> Settings:

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from digest.mime import Reader, personalize, segment_template
 from digest.render import render_segment, web_version_html
 from digest.sections import Section
 from tests.support import digests
@@ -51,21 +50,7 @@ MEASURE = """() => {
 
 def email_html(sections: list[Section]) -> str:
     """The HTML part of a real message for a sample reader, as a mail client decodes it."""
-    settings = digests.settings()
-    letter = digests.newsletter()
-    rendered = render_segment(
-        settings, letter, digests.community(), sections, digests.EDITION_DATE, edition_id=77
-    )
-    template = segment_template(
-        settings,
-        letter,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        message_key="e77.s1",
-        date=digests.EDITION_AT,
-    )
-    data = personalize(template, Reader(1, 1, "jane@example.org", "Jane"))
+    data = digests.digest_message(sections)
     part = message_from_bytes(data, policy=policy.default).get_body(("html",))  # type: ignore[attr-defined]
     return str(part.get_content())
 

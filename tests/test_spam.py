@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.mime import Reader, personalize, segment_template, transactional_template
-from digest.render import render_segment, render_transactional
+from digest.mime import Reader, personalize, transactional_template
+from digest.render import render_transactional
 from digest.sections import Section
 from tests.support import digests
 from tests.support.spam import THRESHOLD, spam_score
@@ -16,21 +16,7 @@ READER = Reader(delivery_id=501, subscriber_id=42, email="jane@example.org", nam
 
 
 def digest_message(sections: list[Section]) -> bytes:
-    settings = digests.settings()
-    letter = digests.newsletter()
-    rendered = render_segment(
-        settings, letter, digests.community(), sections, digests.EDITION_DATE, edition_id=77
-    )
-    template = segment_template(
-        settings,
-        letter,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        message_key="e77.s1",
-        date=digests.EDITION_AT,
-    )
-    return personalize(template, READER)
+    return digests.digest_message(sections, READER)
 
 
 def test_a_digest_scores_at_most_one(tmp_path: Path) -> None:

@@ -74,7 +74,7 @@ class SecurityHeaders:
 
 
 class BodyTooLargeError(Exception):
-    pass
+    """A request body went past DIGEST_MAX_BODY_BYTES while it was being read."""
 
 
 class BodyLimit:

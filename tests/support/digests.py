@@ -10,6 +10,7 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
+from digest.mime import Reader
 from digest.models import Community, Newsletter
 from digest.sections import JUST_POSTED, LOCAL, MOST_READ, TOP, Section, StoryCard
 from digest.settings import Settings, load_settings
@@ -265,3 +266,23 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows, 9))
         + chunk(b"IEND", b"")
     )
+
+
+def digest_message(sections: list[Section], reader: Reader | None = None) -> bytes:
+    """A sample reader's complete message for these sections, built as delivery builds it."""
+    from digest.mime import personalize, segment_template
+    from digest.render import render_segment
+
+    settings_ = settings()
+    letter = newsletter()
+    rendered = render_segment(settings_, letter, community(), sections, EDITION_DATE, edition_id=77)
+    template = segment_template(
+        settings_,
+        letter,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        message_key="e77.s1",
+        date=EDITION_AT,
+    )
+    return personalize(template, reader or Reader(1, 1, "jane@example.org", "Jane"))
