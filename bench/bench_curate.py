@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text  # noqa: E402
 
-from digest.clusters import url_cluster_key  # noqa: E402
-from digest.curate import curate  # noqa: E402
+from digest.curation.curate import curate  # noqa: E402
 from digest.db import make_engine, make_session_factory  # noqa: E402
+from digest.ingest.clusters import url_cluster_key  # noqa: E402
 from digest.models import Base, Community, Feed, Newsletter, Story  # noqa: E402
 
 AT = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -70,7 +70,7 @@ def recreate_database(admin_url: str, name: str) -> None:
 
 
 def sample_sections(town: str) -> list:  # type: ignore[type-arg]
-    from digest.sections import LOCAL, TOP, Section, StoryCard
+    from digest.curation.sections import LOCAL, TOP, Section, StoryCard
 
     now = datetime(2026, 11, 24, 5, 0, tzinfo=UTC)
 
@@ -100,10 +100,10 @@ def seed(database_url: str, readers: int, towns: int, slot: datetime, slug: str)
     """Towns, a newsletter, `readers` confirmed readers (in SQL) and a rendered edition."""
     from sqlalchemy import text
 
+    from digest.curation.sections import sections_to_json
     from digest.db import make_engine, make_session_factory
     from digest.models import Base, Community, Edition, EditionSegment, EditionStatus, Newsletter
-    from digest.render import render_segment
-    from digest.sections import sections_to_json
+    from digest.render.render import render_segment
     from digest.settings import get_settings
 
     settings = get_settings()
@@ -179,8 +179,8 @@ def one_message(edition_id: int) -> tuple[str, bytes]:
     from sqlalchemy import select
 
     from digest.db import make_engine, make_session_factory
-    from digest.mime import Reader, compose, segment_template
     from digest.models import EditionSegment
+    from digest.render.mime import Reader, compose, segment_template
     from digest.settings import get_settings
 
     settings = get_settings()
@@ -363,9 +363,9 @@ class PeakMemory:
 
 
 def fanout(database_url: str, edition_id: int) -> dict[str, object]:
-    from digest import delivery
     from digest.db import make_engine, make_session_factory
     from digest.models import Edition
+    from digest.sending import delivery
     from digest.settings import get_settings
     from workers.tasks import send_batch
 

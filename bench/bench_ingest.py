@@ -2,7 +2,7 @@
 
 The first poll fetches, parses and ingests every item (10,000 new stories, with wire copies
 clustered); the second finds every feed unchanged (one 304 each). Both run through
-digest.feeds.poll on one session and are committed, as `digest feeds poll` does. The
+digest.ingest.feeds.poll on one session and are committed, as `digest feeds poll` does. The
 database is SQLite in a temporary folder unless --database-url names one (its tables are
 dropped and created). Only 127.0.0.1 is contacted. Prints one JSON object.
 
@@ -30,8 +30,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select, text  # noqa: E402
 
 from digest.db import make_engine, make_session_factory  # noqa: E402
-from digest.feeds import poll  # noqa: E402
-from digest.fetch import FetchOptions  # noqa: E402
+from digest.ingest.feeds import poll  # noqa: E402
+from digest.ingest.fetch import FetchOptions  # noqa: E402
 from digest.models import Base, Community, Feed, Story  # noqa: E402
 from tests.support.feeds import Item, rss  # noqa: E402
 

@@ -57,9 +57,10 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=20)
     args = parser.parse_args()
 
-    from digest import links
-    from digest.mime import Reader, personalize, segment_template
-    from digest.render import (
+    from digest.curation.sections import Section
+    from digest.render import links
+    from digest.render.mime import Reader, personalize, segment_template
+    from digest.render.render import (
         EMAIL,
         GREETING,
         PREFERENCES_URL,
@@ -69,8 +70,7 @@ def main() -> None:
         inline_css,
         render_segment,
     )
-    from digest.sections import Section
-    from digest.templates import email_templates
+    from digest.render.templates import email_templates
     from digest.tokens import verp_address
     from tests.support import digests
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from limits.storage import MemoryStorage, storage_from_string
 
-from digest.send_rate import SendRateLimiter, limits_storage_uri
-from digest.transport import MaildirTransport, SendStatus, SMTPTransport
+from digest.sending.send_rate import SendRateLimiter, limits_storage_uri
+from digest.sending.transport import MaildirTransport, SendStatus, SMTPTransport
 
 SENDER = "bounces+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@news.example"
 

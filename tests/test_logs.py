@@ -21,7 +21,7 @@ def restore_root_logger() -> object:
 
 def test_json_lines_carry_the_extra_ids(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", json_format=True)
-    logging.getLogger("digest.delivery").info(
+    logging.getLogger("digest.sending.delivery").info(
         "batch sent", extra={"edition_id": 7, "batch": "1-500"}
     )
     entry = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
@@ -29,12 +29,12 @@ def test_json_lines_carry_the_extra_ids(capsys: pytest.CaptureFixture[str]) -> N
     assert entry["edition_id"] == 7
     assert entry["batch"] == "1-500"
     assert entry["level"] == "info"
-    assert entry["logger"] == "digest.delivery"
+    assert entry["logger"] == "digest.sending.delivery"
 
 
 def test_text_lines_append_the_extra_ids(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO")
-    logging.getLogger("digest.feeds").warning("feed failed", extra={"feed_id": 12})
+    logging.getLogger("digest.ingest.feeds").warning("feed failed", extra={"feed_id": 12})
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "feed failed" in line
     assert line.endswith("feed_id=12")

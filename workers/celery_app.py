@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.db import make_engine, make_session_factory
 from digest.logs import configure_logging
-from digest.send_rate import shared_storage
+from digest.sending.send_rate import shared_storage
 from digest.settings import Settings, get_settings
 
 QUEUE = "digest"

@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from digest import delivery
-from digest.bounces import maildir_path, process_maildir
+from digest.bounces.mailbox import maildir_path, process_maildir
 from digest.clock import SYSTEM_CLOCK
-from digest.editions import dispatch_due, get_edition
-from digest.feeds import claim_due_feeds, poll
-from digest.fetch import FetchOptions
+from digest.ingest.feeds import claim_due_feeds, poll
+from digest.ingest.fetch import FetchOptions
 from digest.models import Feed
-from digest.notices import send_notice
+from digest.sending import delivery
+from digest.sending.editions import dispatch_due, get_edition
+from digest.sending.notices import send_notice
+from digest.sending.transport import open_transport
 from digest.settings import get_settings
-from digest.transport import open_transport
 from workers.celery_app import app, session_factory
 
 log = logging.getLogger(__name__)

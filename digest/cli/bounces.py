@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.bounces import maildir_path, process_maildir
+from digest.bounces.mailbox import maildir_path, process_maildir
 from digest.cli.common import app, console
 from digest.clock import SYSTEM_CLOCK
 from digest.db import check_connection, make_engine, make_session_factory

@@ -9,11 +9,16 @@ from rich.table import Table
 from sqlalchemy import select
 
 from digest.cli.common import app, console, open_session, parse_instant
-from digest.communities import get_community
-from digest.curate import curate
+from digest.curation.communities import get_community
+from digest.curation.curate import curate
+from digest.curation.newsletters import (
+    add_newsletter,
+    get_newsletter,
+    list_newsletters,
+    parse_sections,
+)
 from digest.errors import DigestError
 from digest.models import Story
-from digest.newsletters import add_newsletter, get_newsletter, list_newsletters, parse_sections
 
 newsletters_app = typer.Typer(help="Newsletters: lists readers join.", no_args_is_help=True)
 app.add_typer(newsletters_app, name="newsletters")

@@ -10,12 +10,12 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from digest import delivery, editions
 from digest.cli.common import app, console, open_session, open_session_factory
 from digest.clock import SYSTEM_CLOCK
+from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.models import Edition, EditionStatus
-from digest.newsletters import get_newsletter
+from digest.sending import delivery, editions
 from digest.settings import get_settings
 
 edition_app = typer.Typer(help="Editions: build, send and control them.", no_args_is_help=True)

@@ -11,10 +11,18 @@ from rich.table import Table
 
 from digest.cli.common import app, console, open_session
 from digest.clock import SYSTEM_CLOCK
-from digest.communities import add_community, get_community, list_communities
+from digest.curation.communities import add_community, get_community, list_communities
 from digest.errors import DigestError
-from digest.feeds import PollResult, add_feed, due_feeds, get_feed, list_feeds, poll, remove_feed
-from digest.fetch import Fetched, FetchOptions
+from digest.ingest.feeds import (
+    PollResult,
+    add_feed,
+    due_feeds,
+    get_feed,
+    list_feeds,
+    poll,
+    remove_feed,
+)
+from digest.ingest.fetch import Fetched, FetchOptions
 from digest.models import Community, FeedKind
 from digest.settings import get_settings
 

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import typer
 
 from digest.cli.common import app, console, open_session, parse_instant
-from digest.communities import get_community
+from digest.curation.communities import get_community
+from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
-from digest.mime import Reader, compose, segment_template
-from digest.newsletters import get_newsletter
-from digest.render import render_segment, web_version_html
+from digest.render.mime import Reader, compose, segment_template
+from digest.render.render import render_segment, web_version_html
 from digest.settings import get_settings
 
 SAMPLE_READER = Reader(
@@ -33,7 +33,7 @@ def preview(
     ] = None,
 ) -> None:
     """Write a town's edition as a sample reader gets it: HTML, text, .eml and web version."""
-    from digest.curate import curate  # curation is a layer above rendering; load it on use
+    from digest.curation.curate import curate  # curation is a layer above rendering; load it on use
 
     settings = get_settings()
     moment = parse_instant(at)

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from digest import stats
 from digest.cli.common import app, console, open_session
 from digest.clock import SYSTEM_CLOCK
+from digest.sending import stats
 
 
 @app.command("stats")

@@ -14,14 +14,10 @@ import typer
 from digest.cli.common import app, console, open_session
 from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
+from digest.readers.consent import consent_proof
+from digest.readers.erase import erase_subscriber, export_subscriber
+from digest.readers.imports import export_list, import_subscribers
 from digest.settings import get_settings
-from digest.subscriptions import (
-    consent_proof,
-    erase_subscriber,
-    export_list,
-    export_subscriber,
-    import_subscribers,
-)
 
 subscribers_app = typer.Typer(
     help="Readers: consent records, GDPR export and erasure, list import and export.",

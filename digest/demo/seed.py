@@ -15,18 +15,18 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest import delivery
 from digest.clock import Clock
-from digest.communities import add_community
+from digest.curation.communities import add_community
+from digest.curation.newsletters import add_newsletter
 from digest.db import make_engine, make_session_factory, upgrade_database
 from digest.demo import copy_feeds, manifest
-from digest.editions import build_edition
-from digest.feeds import add_feed, poll
-from digest.fetch import FetchOptions
+from digest.ingest.feeds import add_feed, poll
+from digest.ingest.fetch import FetchOptions
 from digest.models import Community, EditionStatus, Feed, FeedKind, Newsletter, Story
-from digest.newsletters import add_newsletter
+from digest.readers.imports import import_subscribers
+from digest.sending import delivery
+from digest.sending.editions import build_edition
 from digest.settings import Settings
-from digest.subscriptions import import_subscribers
 
 NEWSLETTER = "morning"
 READERS = ("ana", "ben", "chloe")

@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest import delivery, editions, stats
+from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
-from digest.newsletters import get_newsletter
-from digest.previews import preview_next_edition
-from digest.render import web_version_html
+from digest.render.render import web_version_html
+from digest.sending import delivery, editions, stats
+from digest.sending.previews import preview_next_edition
 from digest.web.charts import signup_chart
 from digest.web.context import WebContext, context
 from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_FIELD, FormRejectedError

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
-from digest.render import web_version_html
+from digest.render.render import web_version_html
 from digest.web.context import WebContext, context
 
 router = APIRouter()

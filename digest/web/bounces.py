@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Header, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from digest.bounces import apply_report, webhook_report
+from digest.bounces.actions import apply_report, webhook_report
 from digest.models import BounceKind
 from digest.web.context import WebContext, context
 from digest.web.signup import ErrorBody, api_error

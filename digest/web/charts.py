@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from digest.stats import DailySignups
+from digest.sending.stats import DailySignups
 
 WIDTH = 640
 HEIGHT = 220

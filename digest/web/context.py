@@ -16,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from digest.clock import Clock
+from digest.readers.consent import Origin, publisher_name
+from digest.render.templates import templates_dir
 from digest.settings import Settings
-from digest.subscriptions import Origin, publisher_name
-from digest.templates import templates_dir
 from digest.web.ratelimit import SignupLimiter
 from digest.web.security import FormGuard
 

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 
-from digest.transport import MaildirTransport, transport_for_url
+from digest.sending.transport import MaildirTransport, transport_for_url
 from digest.web.admin import ADMIN_POLICY
 from digest.web.context import WebContext, context
 

@@ -13,19 +13,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from digest.curation.communities import list_communities
+from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
-from digest.subscriptions import (
-    SignupError,
-    SubscriberGoneError,
-    change_preferences,
-    communities,
-    confirm,
-    consent_wording,
-    live_subscriber,
-    open_newsletters,
-    pending_newsletters,
-    unsubscribe,
-)
+from digest.readers.consent import consent_wording
+from digest.readers.preferences import change_preferences, unsubscribe
+from digest.readers.signup import SignupError, confirm, pending_newsletters
+from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
 from digest.web.context import WebContext, context
 from digest.web.security import CSRF_FIELD, FormRejectedError
@@ -256,7 +250,7 @@ def _preferences_page(
             for s in subscriber.subscriptions
             if s.status == SubscriptionStatus.CONFIRMED
         }
-        towns = [(c.slug, c.name) for c in communities(session)]
+        towns = [(c.slug, c.name) for c in list_communities(session)]
         letters = [(n.slug, n.name, n.description) for n in open_newsletters(session)]
         values.setdefault("community", subscriber.community.slug)
         values.setdefault("chosen", receiving)

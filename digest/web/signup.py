@@ -17,15 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from digest.addresses import AddressError, normalize_email
-from digest.subscriptions import (
-    SignupError,
-    SignupOutcome,
-    communities,
-    confirmation_not_sent,
-    consent_wording,
-    open_newsletters,
-    signup,
-)
+from digest.curation.communities import list_communities
+from digest.curation.newsletters import open_newsletters
+from digest.readers.consent import consent_wording
+from digest.readers.signup import SignupError, SignupOutcome, confirmation_not_sent, signup
 from digest.web.context import WebContext, context
 from digest.web.security import CSRF_FIELD, FormRejectedError
 
@@ -118,7 +113,7 @@ def _form_page(
 ) -> Response:
     token, fresh = web.guard.issue(request)
     with web.transaction() as session:
-        towns = [(c.slug, c.name) for c in communities(session)]
+        towns = [(c.slug, c.name) for c in list_communities(session)]
         letters = [(n.slug, n.name, n.description) for n in open_newsletters(session)]
     response = web.page(
         "signup.html",
@@ -335,7 +330,7 @@ def _allowed_origin(web: WebContext, origin: str) -> bool:
 def signup_options(web: Web) -> SignupOptions:
     with web.transaction() as session:
         return SignupOptions(
-            communities=[Option(slug=c.slug, name=c.name) for c in communities(session)],
+            communities=[Option(slug=c.slug, name=c.name) for c in list_communities(session)],
             newsletters=[Option(slug=n.slug, name=n.name) for n in open_newsletters(session)],
             consent_wording=consent_wording(web.settings),
             consent_wording_version=web.settings.consent_wording_version,

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest import delivery
+from digest.curation.schedules import slot_instant
 from digest.models import (
     ConsentAction,
     ConsentEvent,
@@ -21,7 +21,7 @@ from digest.models import (
     Newsletter,
     SubscriptionStatus,
 )
-from digest.schedules import slot_instant
+from digest.sending import delivery
 from tests import factories
 from tests.factories import NOW
 

@@ -10,9 +10,9 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 
-from digest.mime import Reader
+from digest.curation.sections import JUST_POSTED, LOCAL, MOST_READ, TOP, Section, StoryCard
 from digest.models import Community, Newsletter
-from digest.sections import JUST_POSTED, LOCAL, MOST_READ, TOP, Section, StoryCard
+from digest.render.mime import Reader
 from digest.settings import Settings, load_settings
 
 EDITION_DATE = date(2026, 11, 24)
@@ -270,8 +270,8 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
 
 def digest_message(sections: list[Section], reader: Reader | None = None) -> bytes:
     """A sample reader's complete message for these sections, built as delivery builds it."""
-    from digest.mime import personalize, segment_template
-    from digest.render import render_segment
+    from digest.render.mime import personalize, segment_template
+    from digest.render.render import render_segment
 
     settings_ = settings()
     letter = newsletter()

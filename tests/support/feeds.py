@@ -10,10 +10,10 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.clusters import ClusterIndex
+from digest.ingest.clusters import ClusterIndex
+from digest.ingest.parse import ParsedStory
+from digest.ingest.stories import ingest_stories
 from digest.models import Community, Feed, FeedKind, Story
-from digest.parse import ParsedStory
-from digest.stories import ingest_stories
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Bounces and complaints: reading reports, acting on them, the mailbox and relay webhooks."""

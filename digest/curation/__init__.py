@@ -1,0 +1,1 @@
+"""Choosing stories: towns, newsletters, schedules, and which stories go in each section."""

@@ -1,0 +1,47 @@
+"""Communities: the towns and regions a reader can pick, each in its own time zone."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.curation.schedules import zone
+from digest.errors import DigestError
+from digest.models import Community
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def check_slug(slug: str, what: str) -> str:
+    """The slug if it is lower-case letters, digits and dashes; else DigestError."""
+    if not SLUG.match(slug):
+        raise DigestError(
+            f"{what} slug {slug!r}: use lower-case letters, digits and dashes (like 'springfield')"
+        )
+    return slug
+
+
+def add_community(session: Session, slug: str, name: str, timezone: str) -> Community:
+    """Add a town; raises DigestError for a bad slug or time zone, or a slug already taken."""
+    check_slug(slug, "community")
+    zone(timezone)
+    if session.scalar(select(Community.id).where(Community.slug == slug)) is not None:
+        raise DigestError(f"community {slug!r} already exists (see `digest communities list`)")
+    community = Community(slug=slug, name=name.strip() or slug, timezone=timezone)
+    session.add(community)
+    session.flush()
+    return community
+
+
+def get_community(session: Session, slug: str) -> Community:
+    community = session.scalar(select(Community).where(Community.slug == slug))
+    if community is None:
+        raise DigestError(f"no community {slug!r} (see `digest communities list`)")
+    return community
+
+
+def list_communities(session: Session) -> list[Community]:
+    """Every town, by name (the order readers and editors see)."""
+    return list(session.scalars(select(Community).order_by(Community.name)))

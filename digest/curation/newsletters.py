@@ -1,0 +1,76 @@
+"""Newsletters: the lists a reader can join, each with a schedule and capped sections."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.curation.communities import check_slug
+from digest.curation.schedules import cron_line
+from digest.curation.sections import LOCAL, SECTION_ORDER, TOP
+from digest.errors import DigestError
+from digest.models import Newsletter
+
+DEFAULT_SECTIONS = {TOP: 5, LOCAL: 5}
+
+
+def parse_sections(text: str) -> dict[str, int]:
+    """Section caps from "top=5,local=5,most_read=3"; raises DigestError naming the bad part."""
+    caps: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        if key not in SECTION_ORDER:
+            raise DigestError(f"unknown section {key!r} (use {', '.join(SECTION_ORDER)})")
+        if not value.strip().isdigit() or int(value) > 50:
+            raise DigestError(f"section {key}: cap {value!r} must be a whole number from 0 to 50")
+        caps[key] = int(value)
+    if not any(caps.values()):
+        raise DigestError("at least one section needs a cap above 0 (like top=5,local=5)")
+    return caps
+
+
+def add_newsletter(
+    session: Session,
+    slug: str,
+    name: str,
+    schedule: str = "0 6 * * *",
+    sections: dict[str, int] | None = None,
+    window_hours: int = 48,
+    description: str = "",
+) -> Newsletter:
+    """Add a newsletter; raises DigestError for a bad slug, schedule or a slug already taken."""
+    check_slug(slug, "newsletter")
+    cron_line(schedule)
+    if not 1 <= window_hours <= 24 * 31:
+        raise DigestError("window must be between 1 hour and 31 days (in hours)")
+    if session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)) is not None:
+        raise DigestError(f"newsletter {slug!r} already exists (see `digest newsletters list`)")
+    newsletter = Newsletter(
+        slug=slug,
+        name=name.strip() or slug,
+        description=description,
+        schedule=schedule,
+        sections=dict(sections or DEFAULT_SECTIONS),
+        window_hours=window_hours,
+    )
+    session.add(newsletter)
+    session.flush()
+    return newsletter
+
+
+def get_newsletter(session: Session, slug: str) -> Newsletter:
+    newsletter = session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if newsletter is None:
+        raise DigestError(f"no newsletter {slug!r} (see `digest newsletters list`)")
+    return newsletter
+
+
+def list_newsletters(session: Session) -> list[Newsletter]:
+    return list(session.scalars(select(Newsletter).order_by(Newsletter.slug)))
+
+
+def open_newsletters(session: Session) -> list[Newsletter]:
+    """The newsletters a reader can join, by name."""
+    query = select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.name)
+    return list(session.scalars(query))

@@ -1,0 +1,1 @@
+"""Stories in: fetching and parsing feeds, upserting stories, wire-copy clusters and popularity."""

@@ -1,0 +1,1 @@
+"""Readers: signup and confirmation, preferences, consent, erasure, imports and suppressions."""

@@ -1,0 +1,96 @@
+"""Erasure and access requests (GDPR): everything held about an address, and its removal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.addresses import email_hash, normalize_email
+from digest.models import (
+    ConsentAction,
+    Subscriber,
+    SubscriberStatus,
+    SubscriptionStatus,
+    SuppressionReason,
+)
+from digest.readers.consent import Origin, consent_events, event_dict, record_consent
+from digest.readers.subscribers import require_subscriber
+from digest.readers.suppressions import suppress
+
+
+def export_subscriber(session: Session, email: str) -> dict[str, object]:
+    """Everything Digest holds about an address (GDPR access request), JSON-ready.
+
+    Raises DigestError when nobody has that address.
+    """
+    subscriber = require_subscriber(session, email)
+    return {
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "town": subscriber.community.name,
+        "status": subscriber.status.value,
+        "created_at": subscriber.created_at.isoformat(),
+        "subscriptions": [
+            {
+                "newsletter": s.newsletter.slug,
+                "status": s.status.value,
+                "source": s.source,
+                "created_at": s.created_at.isoformat(),
+                "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+                "unsubscribed_at": s.unsubscribed_at.isoformat() if s.unsubscribed_at else None,
+            }
+            for s in sorted(subscriber.subscriptions, key=lambda s: s.newsletter.slug)
+        ],
+        "consent_events": [event_dict(session, e) for e in consent_events(session, subscriber.id)],
+    }
+
+
+@dataclass(frozen=True)
+class Erasure:
+    email_hash: str
+    found: bool
+    events_removed: int
+
+
+def erase_subscriber(session: Session, email: str, now: datetime) -> Erasure:
+    """Remove an address's personal data and suppress it for ever (GDPR erasure).
+
+    The subscriber row stays (deliveries count on it) with no address or name; consent
+    events carrying IPs and user agents are deleted and one ERASE event keeps the hash; a
+    suppression by hash makes sure the address is never mailed again, even if re-imported.
+    """
+    normal = normalize_email(email)
+    digest = email_hash(normal)
+    subscriber = session.scalars(select(Subscriber).where(Subscriber.email == normal)).one_or_none()
+    removed = 0
+    if subscriber is not None:
+        events = consent_events(session, subscriber.id)
+        removed = len(events)
+        for event in events:
+            session.delete(event)
+        for subscription in subscriber.subscriptions:
+            if subscription.status != SubscriptionStatus.UNSUBSCRIBED:
+                subscription.status = SubscriptionStatus.UNSUBSCRIBED
+                subscription.unsubscribed_at = now
+        subscriber.email = None
+        subscriber.name = None
+        subscriber.status = SubscriberStatus.ERASED
+        record_consent(
+            session,
+            subscriber.id,
+            None,
+            ConsentAction.ERASE,
+            Origin("erasure request"),
+            now,
+            {"email_hash": digest, "events_removed": removed},
+        )
+    suppression = suppress(session, normal, SuppressionReason.ERASED, "erasure request", now)
+    suppression.email = None  # an earlier suppression (a bounce) may have kept the address
+    session.flush()
+    return Erasure(digest, subscriber is not None, removed)
+
+
+# Import and export of lists

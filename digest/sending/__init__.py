@@ -1,0 +1,1 @@
+"""Sending: editions, deliveries, transports, the send rate, and readers' notices."""

@@ -1,0 +1,286 @@
+"""Editions: build (curate and render each town's segment once), and the editor's controls.
+
+An edition moves building -> ready -> sending -> sent; an editor can pause, resume or cancel
+it. A town with nothing new gets no segment content (its skip reason is kept); an edition with
+nothing new anywhere is skipped, never sent empty.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from digest.curation.curate import curate
+from digest.curation.schedules import slot_instant, slots_between
+from digest.curation.sections import sections_to_json
+from digest.errors import DigestError
+from digest.models import (
+    Community,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionSegment,
+    EditionStatus,
+    Newsletter,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from digest.render.render import render_segment
+from digest.settings import Settings
+
+FINAL_DELIVERY_STATES = frozenset(
+    {
+        DeliveryStatus.SENT,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.BOUNCED,
+        DeliveryStatus.SUPPRESSED,
+        DeliveryStatus.CANCELLED,
+    }
+)
+
+
+def get_edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id)
+    if edition is None:
+        raise DigestError(f"no edition {edition_id} (see `digest edition list`)")
+    return edition
+
+
+def reader_towns(session: Session, newsletter: Newsletter) -> list[Community]:
+    """Towns with at least one confirmed, active reader of the newsletter, by slug."""
+    query = (
+        select(Community)
+        .join(Subscriber, Subscriber.community_id == Community.id)
+        .join(Subscription, Subscription.subscriber_id == Subscriber.id)
+        .where(
+            Subscription.newsletter_id == newsletter.id,
+            Subscription.status == SubscriptionStatus.CONFIRMED,
+            Subscriber.status == SubscriberStatus.ACTIVE,
+        )
+        .distinct()
+        .order_by(Community.slug)
+    )
+    return list(session.scalars(query))
+
+
+def build_edition(
+    session: Session,
+    settings: Settings,
+    newsletter: Newsletter,
+    slot: datetime,
+    now: datetime,
+    towns: list[Community] | None = None,
+) -> Edition:
+    """The edition of `newsletter` for `slot` (naive local wall-clock time), built once.
+
+    Building again returns the edition already there. Each town's segment is curated and
+    rendered now (premailer runs once per town). Does not commit.
+    """
+    existing = session.scalar(
+        select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
+    )
+    if existing is not None:
+        return existing
+    edition = _new_edition(newsletter, slot, now)
+    session.add(edition)
+    session.flush()
+    for town in towns if towns is not None else reader_towns(session, newsletter):
+        session.add(build_segment(session, settings, edition, newsletter, town, now))
+    session.flush()
+    segments = session.scalars(
+        select(EditionSegment).where(EditionSegment.edition_id == edition.id)
+    ).all()
+    if any(segment.skip_reason is None for segment in segments):
+        edition.status = EditionStatus.READY
+    else:
+        edition.status = EditionStatus.SKIPPED
+        reasons = sorted({segment.skip_reason or "" for segment in segments})
+        edition.skip_reason = "; ".join(reasons) or "no town has a confirmed reader"
+    return edition
+
+
+def build_segment(
+    session: Session,
+    settings: Settings,
+    edition: Edition,
+    newsletter: Newsletter,
+    town: Community,
+    now: datetime,
+) -> EditionSegment:
+    """One town's segment: its curated stories, frozen, and its HTML and text, inlined once."""
+    segment = EditionSegment(
+        edition_id=edition.id,
+        community_id=town.id,
+        send_at=slot_instant(edition.slot, town.timezone),
+    )
+    curation = curate(session, newsletter, town, now)
+    if curation.skip_reason is not None:
+        segment.skip_reason = curation.skip_reason
+        return segment
+    rendered = render_segment(
+        settings, newsletter, town, curation.sections, edition.slot.date(), edition_id=edition.id
+    )
+    kept = rendered.sections
+    segment.sections = sections_to_json(kept)
+    segment.story_ids = [card.story_id for section in kept for card in section.stories]
+    segment.cluster_keys = [card.cluster_key for section in kept for card in section.stories]
+    segment.subject = rendered.subject
+    segment.preheader = rendered.preheader
+    segment.html = rendered.html
+    segment.text = rendered.text
+    segment.dropped_stories = rendered.dropped_stories
+    return segment
+
+
+def delivery_counts(session: Session, edition_id: int) -> Counter[str]:
+    """How many deliveries of the edition are in each state."""
+    rows = session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.edition_id == edition_id)
+        .group_by(Delivery.status)
+    ).all()
+    return Counter({str(status): count for status, count in rows})
+
+
+def pause(session: Session, edition: Edition) -> None:
+    """Stop sending within the current batches; what was not sent stays queued."""
+    _require(edition, {EditionStatus.SENDING}, "pause")
+    edition.status = EditionStatus.PAUSED
+
+
+def cancel(session: Session, edition: Edition, now: datetime) -> int:
+    """Stop for good: every delivery not yet sent is cancelled. Returns how many."""
+    _require(edition, {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED}, "cancel")
+    edition.status = EditionStatus.CANCELLED
+    edition.finished_at = now
+    pending = [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition.id, Delivery.status.in_(pending))
+        .values(status=DeliveryStatus.CANCELLED, lease_until=None, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _require(edition: Edition, allowed: set[EditionStatus], action: str) -> None:
+    if edition.status not in allowed:
+        states = ", ".join(sorted(allowed))
+        raise DigestError(
+            f"cannot {action} edition {edition.id}: it is {edition.status} (only when {states})"
+        )
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """What one pass of the scheduler did: editions to send now, and slots it skipped."""
+
+    to_send: list[int]
+    missed: list[str]
+
+
+def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatched:
+    """Build every town's segment whose slot is due; returns the editions to start sending.
+
+    Idempotent: a slot that already has a segment for a town is never built again, so two
+    schedulers, or a restart, never send an edition twice. A slot found later than the grace
+    period is recorded as skipped (with the reason) instead of being sent late. Does not commit.
+    """
+    grace = timedelta(minutes=settings.schedule_grace_minutes)
+    to_send: set[int] = set()
+    missed: list[str] = []
+    letters = session.scalars(
+        select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
+    )
+    for newsletter in list(letters):
+        for town in reader_towns(session, newsletter):
+            last = _last_slot_instant(session, newsletter, town) or newsletter.created_at
+            after = max(last, now - LOOKBACK)
+            for slot in slots_between(newsletter.schedule, town.timezone, after, now):
+                edition = _edition_for_slot(session, newsletter, slot, now)
+                late = now - slot_instant(slot, town.timezone)
+                if late > grace:
+                    reason = f"missed: due {late} ago, beyond the grace period of {grace}"
+                    _add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
+                    continue
+                segment = build_segment(session, settings, edition, newsletter, town, now)
+                if _add_segment(session, segment) and segment.skip_reason is None:
+                    if edition.status in (
+                        EditionStatus.BUILDING,
+                        EditionStatus.SENT,
+                        EditionStatus.SKIPPED,
+                    ):
+                        edition.status = EditionStatus.READY
+                    if edition.status in (EditionStatus.READY, EditionStatus.SENDING):
+                        to_send.add(edition.id)
+    return Dispatched(sorted(to_send), missed)
+
+
+# How far back the scheduler looks for missed slots (since the newsletter began at most).
+LOOKBACK = timedelta(days=7)
+
+
+def _last_slot_instant(
+    session: Session, newsletter: Newsletter, town: Community
+) -> datetime | None:
+    slot = session.scalar(
+        select(func.max(Edition.slot))
+        .join(EditionSegment, EditionSegment.edition_id == Edition.id)
+        .where(Edition.newsletter_id == newsletter.id, EditionSegment.community_id == town.id)
+    )
+    return None if slot is None else slot_instant(slot, town.timezone)
+
+
+def _edition_for_slot(
+    session: Session, newsletter: Newsletter, slot: datetime, now: datetime
+) -> Edition:
+    query = select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
+    edition = session.scalar(query)
+    if edition is not None:
+        return edition
+    try:
+        with session.begin_nested():
+            edition = _new_edition(newsletter, slot, now)
+            session.add(edition)
+        return edition
+    except IntegrityError:  # another scheduler made it first
+        return session.scalars(query).one()
+
+
+def _new_edition(newsletter: Newsletter, slot: datetime, now: datetime) -> Edition:
+    return Edition(
+        newsletter_id=newsletter.id,
+        slot=slot,
+        status=EditionStatus.BUILDING,
+        subject=f"{newsletter.name}: {slot:%A %-d %B %Y}",
+        created_at=now,
+    )
+
+
+def _skipped_segment(
+    edition: Edition, town: Community, slot: datetime, reason: str
+) -> EditionSegment:
+    return EditionSegment(
+        edition_id=edition.id,
+        community_id=town.id,
+        send_at=slot_instant(slot, town.timezone),
+        skip_reason=reason,
+    )
+
+
+def _add_segment(session: Session, segment: EditionSegment) -> bool:
+    """Insert the segment unless this town already has one for the edition; True if added."""
+    try:
+        with session.begin_nested():
+            session.add(segment)
+        return True
+    except IntegrityError:  # another scheduler built this town's segment first
+        return False

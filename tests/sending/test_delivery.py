@@ -1,0 +1,130 @@
+"""Delivery rows: created in bulk for exactly the right readers, batched, claimed once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from digest.models import (
+    Delivery,
+    DeliveryStatus,
+    EditionStatus,
+    SubscriberStatus,
+    SubscriptionStatus,
+    SuppressionReason,
+)
+from digest.readers.suppressions import suppress
+from digest.sending import delivery
+from digest.settings import get_settings
+from tests import factories
+from tests.factories import NOW
+
+
+def test_deliveries_go_to_confirmed_active_unsuppressed_readers_only(session: Session) -> None:
+    springfield, riverton, lakeside = factories.towns(session)
+    letter = factories.newsletter(session)
+    confirmed = factories.readers(session, letter, springfield, 3)
+    factories.readers(session, letter, springfield, 2, SubscriptionStatus.PENDING, "pending")
+    factories.readers(session, letter, riverton, 2, SubscriptionStatus.UNSUBSCRIBED, "gone")
+    in_riverton = factories.readers(session, letter, riverton, 2, prefix="rivertonian")
+    factories.readers(session, letter, lakeside, 2, prefix="no-segment")
+    confirmed[0].status = SubscriberStatus.BOUNCED
+    suppress(session, confirmed[1].email or "", SuppressionReason.COMPLAINT, None, NOW)
+    edition = factories.ready_edition(session, letter, [springfield, riverton])
+
+    created = delivery.start_sending(session, edition, NOW)
+
+    rows = session.scalars(select(Delivery).where(Delivery.edition_id == edition.id)).all()
+    assert created == 3
+    assert {row.subscriber_id for row in rows} == {confirmed[2].id, *(r.id for r in in_riverton)}
+    assert all(row.status == DeliveryStatus.QUEUED for row in rows)
+    assert edition.status == EditionStatus.SENDING
+    assert edition.recipient_count == 3
+
+
+def test_starting_again_creates_no_second_delivery(session: Session) -> None:
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 5)
+    edition = factories.ready_edition(session, letter, [town])
+    assert delivery.start_sending(session, edition, NOW) == 5
+    assert delivery.start_sending(session, edition, NOW) == 0
+    late = factories.readers(session, letter, town, 1, prefix="late")
+    assert delivery.start_sending(session, edition, NOW) == 1
+    assert (
+        session.scalar(
+            select(Delivery.subscriber_id).where(
+                Delivery.edition_id == edition.id, Delivery.subscriber_id == late[0].id
+            )
+        )
+        == late[0].id
+    )
+
+
+def test_batches_cover_every_queued_delivery_once(session: Session) -> None:
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 23)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ids = sorted(session.scalars(select(Delivery.id).where(Delivery.edition_id == edition.id)))
+
+    batches = delivery.plan_batches(session, edition.id, 10, NOW)
+
+    assert [last - first + 1 for first, last in batches] == [10, 10, 3]
+    covered = [i for first, last in batches for i in ids if first <= i <= last]
+    assert covered == ids
+
+
+def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(session: Session) -> None:
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 4)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
+    lease = timedelta(minutes=5)
+
+    claimed = delivery.claim(session, edition.id, first, last, NOW, lease)
+    again = delivery.claim(session, edition.id, first, last, NOW + timedelta(minutes=1), lease)
+    after_lease = delivery.claim(
+        session, edition.id, first, last, NOW + timedelta(minutes=6), lease
+    )
+
+    assert len(claimed) == 4
+    assert again == []
+    assert [c.delivery_id for c in after_lease] == [c.delivery_id for c in claimed]
+    assert all(c.attempts == 2 for c in after_lease)
+
+
+def test_deferred_deliveries_back_off_then_fail_past_the_retry_age(session: Session) -> None:
+    settings = get_settings()
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 1)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
+    (item,) = delivery.claim(session, edition.id, first, last, NOW, timedelta(minutes=5))
+    outcome = delivery.Outcome(item.delivery_id, DeliveryStatus.DEFERRED, "451 busy")
+
+    delivery.record(session, settings, [(item, outcome)], NOW)
+    row = session.get_one(Delivery, item.delivery_id)
+    assert row.status == DeliveryStatus.DEFERRED
+    assert row.next_attempt_at == NOW + timedelta(seconds=settings.retry_base_seconds)
+
+    late = NOW + timedelta(hours=settings.retry_max_age_hours)
+    delivery.record(session, settings, [(item, outcome)], late)
+    session.refresh(row)
+    assert row.status == DeliveryStatus.FAILED
+    assert row.last_reply == "gave up after 1 attempts: 451 busy"
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    settings = get_settings()
+    base = settings.retry_base_seconds
+    assert delivery.backoff(settings, 1) == timedelta(seconds=base)
+    assert delivery.backoff(settings, 3) == timedelta(seconds=4 * base)
+    assert delivery.backoff(settings, 40) == delivery.MAX_BACKOFF
