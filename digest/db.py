@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -66,7 +66,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Take the write lock up front. A deferred BEGIN reads first and asks for the lock at
+        # its first write; if another writer committed in between, SQLite cannot wait (the
+        # snapshot is stale) and answers "database is locked" at once, busy timeout or not.
+        # Waiting at BEGIN instead is what the busy timeout is for. SAVEPOINTs nest inside.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -78,6 +82,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (or busy): the work can simply be tried again."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and (
+        "database is locked" in message or "database is busy" in message
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -93,13 +105,6 @@ def check_connection(engine: Engine) -> None:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         safe_url = engine.url.render_as_string(hide_password=True)
         raise ConfigError(f"DIGEST_DATABASE_URL: cannot connect to {safe_url}: {reason}") from None
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def alembic_config(url: str) -> Any:

@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from digest import __version__
-from digest.cli.common import app, console, err_console
+from rich.markup import escape
+
+from digest.cli.common import app, console, err_console, with_hint
 from digest.errors import DigestError
 from digest.logs import configure_logging
 from digest.settings import get_settings
@@ -50,7 +52,8 @@ def main() -> None:
     try:
         app()
     except DigestError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        message = escape(with_hint(exc))
+        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

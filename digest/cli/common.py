@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import SYSTEM_CLOCK
 from digest.db import check_connection, make_engine, make_session_factory
-from digest.errors import DigestError
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError, SchemaMissingError
 from digest.settings import get_settings
 
 app = typer.Typer(
@@ -23,6 +23,25 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+# The command that lists each kind of thing the core reports as missing or taken.
+LIST_COMMANDS = {
+    "community": "digest communities list",
+    "newsletter": "digest newsletters list",
+    "feed": "digest feeds list",
+    "edition": "digest edition list",
+}
+
+
+def with_hint(exc: DigestError) -> str:
+    """The core's message, plus the command that helps (the core never names commands)."""
+    message = str(exc).rstrip(".")
+    if isinstance(exc, NotFoundError | AlreadyExistsError) and exc.kind in LIST_COMMANDS:
+        return f"{message} (see `{LIST_COMMANDS[exc.kind]}`)"
+    if isinstance(exc, SchemaMissingError):
+        return f"{message}: run `digest db upgrade` first"
+    return message
 
 
 def parse_instant(value: str | None) -> datetime:

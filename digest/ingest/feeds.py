@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from digest.errors import DigestError
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError
 from digest.ingest.clusters import ClusterIndex
 from digest.ingest.fetch import ERROR, NOT_MODIFIED, Fetched, FetchOptions, FetchRequest, fetch_many
 from digest.ingest.parse import FeedError, ParsedFeed, parse_feed
@@ -47,7 +47,7 @@ def add_feed(
     if parts.scheme.lower() not in URL_SCHEMES or not (parts.netloc or parts.path):
         raise DigestError(f"feed URL {url!r} is not http(s):// or file:// (give a full URL)")
     if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
-        raise DigestError(f"feed {url} is already registered (see `digest feeds list`)")
+        raise AlreadyExistsError("feed", f"feed {url} is already registered")
     if poll_interval_seconds < 60:
         raise DigestError("poll interval must be at least 60 seconds")
     feed = Feed(
@@ -70,7 +70,7 @@ def get_feed(session: Session, ref: str) -> Feed:
         query = select(Feed).where(or_(Feed.id == int(ref), Feed.url == ref))
     feed = session.scalar(query)
     if feed is None:
-        raise DigestError(f"no feed {ref!r} (give its id or URL from `digest feeds list`)")
+        raise NotFoundError("feed", f"no feed {ref!r} (give its id or URL)")
     return feed
 
 
