@@ -9,10 +9,9 @@ import sys
 from typing import Annotated
 
 import typer
-
-from digest import __version__
 from rich.markup import escape
 
+from digest import __version__
 from digest.cli.common import app, console, err_console, with_hint
 from digest.errors import DigestError
 from digest.logs import configure_logging

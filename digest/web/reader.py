@@ -17,7 +17,7 @@ from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
 from digest.readers.consent import consent_wording
-from digest.readers.preferences import change_preferences, unsubscribe
+from digest.readers.preferences import change_preferences, live_subscriptions, unsubscribe
 from digest.readers.signup import SignupError, confirm, pending_newsletters
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
@@ -173,11 +173,7 @@ def _unsubscribe_scope(web: WebContext, subscriber_id: int, newsletter_id: int |
             newsletter = session.get(Newsletter, newsletter_id)
             if newsletter is not None:
                 return newsletter.name
-        receiving = [
-            s.newsletter.name
-            for s in subscriber.subscriptions
-            if s.status != SubscriptionStatus.UNSUBSCRIBED
-        ]
+        receiving = [s.newsletter.name for s in live_subscriptions(subscriber)]
         return ", ".join(sorted(receiving)) or "all newsletters"
 
 

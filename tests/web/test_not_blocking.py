@@ -90,7 +90,8 @@ def served(committed: sessionmaker[Session]) -> Iterator[Served]:
     thread.start()
     deadline = time.monotonic() + ANSWER_WITHIN
     while not server.started:  # uvicorn offers a flag, not an event, for "listening"
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped before it listened"
+        assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
     yield Served(url, notifier)
     notifier.gate.set()
