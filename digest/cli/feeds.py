@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from digest.cli.common import app, console, open_session
+from digest.cli.common import app, console, open_session, open_session_factory
 from digest.clock import SYSTEM_CLOCK
 from digest.curation.communities import add_community, get_community, list_communities
 from digest.errors import DigestError
@@ -132,10 +132,12 @@ def feeds_poll(
     """Poll the feeds that are due now and ingest their stories."""
     options = FetchOptions.from_settings(get_settings())
     now = SYSTEM_CLOCK.now()
-    with open_session() as session, session.begin():
-        feeds = list_feeds(session) if all_feeds else due_feeds(session, now)
-        if not feeds:
-            console.print("no feed is due (use --all to poll every feed)")
+    with open_session_factory() as sessions:
+        with sessions() as session, session.begin():
+            feeds = list_feeds(session) if all_feeds else due_feeds(session, now)
+            feed_ids = [feed.id for feed in feeds]
+        if not feed_ids:
+            console.print("No feed is due (use --all to poll every feed).")
             return
         with Progress(
             TextColumn("{task.description}"),
@@ -145,8 +147,8 @@ def feeds_poll(
             console=console,
             transient=True,
         ) as progress:
-            fetching = progress.add_task("fetching", total=len(feeds))
-            reading = progress.add_task("ingesting", total=len(feeds))
+            fetching = progress.add_task("fetching", total=len(feed_ids))
+            reading = progress.add_task("ingesting", total=len(feed_ids))
 
             def fetched(_result: Fetched) -> None:
                 progress.advance(fetching)
@@ -154,7 +156,7 @@ def feeds_poll(
             def done(_result: PollResult) -> None:
                 progress.advance(reading)
 
-            results = poll(session, feeds, now, options, on_fetched=fetched, on_done=done)
+            results = poll(sessions, feed_ids, now, options, on_fetched=fetched, on_done=done)
     _report(results)
 
 

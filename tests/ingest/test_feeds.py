@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.ingest.feeds import add_feed, backoff, claim_due_feeds, due_feeds, poll
+from digest.ingest.feeds import add_feed, backoff, claim_due_feeds, due_feeds
 from digest.ingest.fetch import FetchOptions
 from digest.models import Community, Feed, Story
-from tests.support.feeds import Item, make_feed, rss
+from tests.support.feeds import Item, make_feed, poll, rss
 from tests.support.http import FeedServer, Route
 from tests.support.worker import WorkerProcess
 
