@@ -44,6 +44,11 @@ def with_hint(exc: DigestError) -> str:
     return message
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """ "1 feed", "2 feeds"; `many` for words whose plural is not word + "s"."""
+    return f"{count} {word if count == 1 else many or word + 's'}"
+
+
 def parse_instant(value: str | None) -> datetime:
     """`--at` for commands that curate as of a moment: an ISO time (UTC if no offset), or now."""
     if value is None:

@@ -34,6 +34,18 @@ CLUSTER_LOOKBACK = timedelta(days=14)
 URL_SCHEMES = ("http", "https", "file")
 
 
+def new_feed_url(session: Session, url: str) -> str:
+    """The URL, trimmed, if it can be a new feed; raises DigestError for a bad URL or one
+    already registered."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES or not (parts.netloc or parts.path):
+        raise DigestError(f"feed URL {url!r} is not http(s):// or file:// (give a full URL)")
+    if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
+        raise AlreadyExistsError("feed", f"feed {url} is already registered")
+    return url
+
+
 def add_feed(
     session: Session,
     url: str,
@@ -43,12 +55,7 @@ def add_feed(
     poll_interval_seconds: int = 900,
 ) -> Feed:
     """Register a feed; raises DigestError for a bad URL or one already registered."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in URL_SCHEMES or not (parts.netloc or parts.path):
-        raise DigestError(f"feed URL {url!r} is not http(s):// or file:// (give a full URL)")
-    if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
-        raise AlreadyExistsError("feed", f"feed {url} is already registered")
+    url = new_feed_url(session, url)
     if poll_interval_seconds < 60:
         raise DigestError("poll interval must be at least 60 seconds")
     feed = Feed(
@@ -62,6 +69,23 @@ def add_feed(
     session.add(feed)
     session.flush()
     return feed
+
+
+def check_feed(url: str, kind: FeedKind, options: FetchOptions, now: datetime) -> int:
+    """Fetch and read a feed once, before it is registered; returns how many items it has.
+
+    Raises DigestError saying what is wrong (unreachable, not a feed, outside the file://
+    folders). Uses the network: call it with no transaction open.
+    """
+    (fetched,) = fetch_many([FetchRequest(url.strip())], options)
+    if fetched.status == ERROR:
+        raise DigestError(f"feed {url.strip()}: {fetched.error}")
+    try:
+        if kind == FeedKind.MOST_READ:
+            return len(read_source(fetched.body, url, now, fetched.content_type))
+        return len(parse_feed(fetched.body, url, now, fetched.content_type).stories)
+    except FeedError as exc:
+        raise DigestError(f"feed {url.strip()}: {exc}") from None
 
 
 def get_feed(session: Session, ref: str) -> Feed:
