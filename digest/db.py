@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SchemaMissingError
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -135,3 +135,32 @@ def upgrade_database(engine: Engine) -> tuple[str | None, str | None]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return before, current()
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Make sure the database has Digest's tables; True when it had to migrate.
+
+    The embedded SQLite database is created and migrated on first use (and brought to the
+    newest schema after an upgrade of Digest), so no command needs a setup step first. A
+    server database (PostgreSQL) is never migrated implicitly: without tables it raises
+    SchemaMissingError; migrating it is the operator's decision.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    check_connection(engine)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        current = MigrationContext.configure(connection).get_current_revision()
+    if not is_sqlite(engine):
+        if not tables:
+            safe_url = engine.url.render_as_string(hide_password=True)
+            raise SchemaMissingError(f"the database {safe_url} has no tables yet")
+        return False
+    if tables and "alembic_version" not in tables:
+        return False  # made by hand (create_all, as the tests do): leave it alone
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    if tables and current == head:
+        return False
+    upgrade_database(engine)
+    return True

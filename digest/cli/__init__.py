@@ -51,9 +51,17 @@ def main() -> None:
     try:
         app()
     except DigestError as exc:
-        message = escape(with_hint(exc))
-        err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(with_hint(exc))
+    except OSError as exc:
+        # A file or folder the user named that cannot be read or written (an --out in a
+        # folder that does not exist, a full disk): the system's reason, in one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 __all__ = ["app", "main"]
