@@ -104,6 +104,8 @@ def import_csv(
     The file may be UTF-8 (with or without a byte-order mark) or, as spreadsheets on Windows
     save it, Windows-1252 / Latin-1.
     """
+    if not newsletter:
+        raise DigestError("import: name at least one newsletter with --newsletter SLUG")
     text, encoding = _read_text(path)
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames is None or "email" not in reader.fieldnames:

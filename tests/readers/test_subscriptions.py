@@ -283,7 +283,7 @@ def test_import_confirms_with_the_source_and_respects_withdrawals(
 
 
 def test_export_list_of_an_unknown_newsletter_is_an_error(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session, pytest.raises(DigestError, match="unknown newsletter 'nope'"):
+    with sessions() as session, pytest.raises(DigestError, match="no newsletter 'nope'"):
         export_list(session, "nope")
 
 
