@@ -109,8 +109,11 @@ def _basic_password(request: Request) -> str | None:
     return password if colon else None
 
 
-async def editor(request: Request) -> None:
-    """Lets the request through with the right password; 401 otherwise, 503 when none is set."""
+def editor(request: Request) -> None:
+    """Lets the request through with the right password; 401 otherwise, 503 when none is set.
+
+    Plain `def`: in dev the password is read from a file, which is no work for the event loop.
+    """
     web: WebContext = request.app.state.web
     expected = web.settings.admin_credential()
     if expected is None:
