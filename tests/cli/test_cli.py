@@ -153,7 +153,10 @@ def test_in_dev_the_base_url_follows_the_port_served(monkeypatch: pytest.MonkeyP
     from digest.cli.common import follow_port
     from digest.settings import get_settings
 
-    monkeypatch.delenv("DIGEST_BASE_URL", raising=False)
+    # follow_port writes os.environ for the processes it starts: set the variable through
+    # monkeypatch first, so the test's end puts it back as it was.
+    monkeypatch.setenv("DIGEST_BASE_URL", "http://placeholder.example")
+    monkeypatch.delenv("DIGEST_BASE_URL")
     monkeypatch.setenv("DIGEST_ENV", "dev")
     get_settings.cache_clear()
     try:
