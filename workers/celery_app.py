@@ -10,7 +10,7 @@ import logging
 import random
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Celery, Task
 from celery.signals import setup_logging, worker_process_init
@@ -87,7 +87,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 LOCKED_RETRIES = 5
 
 
-class DigestTask(Task[Any, Any]):
+if TYPE_CHECKING:
+    _Task = Task[Any, Any]  # generic in the type stubs only: Celery 5.5's Task is not
+else:
+    _Task = Task
+
+
+class DigestTask(_Task):
     """Every Digest task: a locked embedded database is a reason to retry, not to fail."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
