@@ -27,6 +27,8 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+from environment import environment
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -153,7 +155,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "machine": {"python": platform.python_version(), "cpu": platform.processor()},
+                "machine": {"cpu": platform.processor(), **environment()},
                 "segment_render_and_premailer": {
                     "stories": sum(len(s.stories) for s in sections),
                     "html_bytes": rendered.html_bytes,

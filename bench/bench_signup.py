@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from environment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -258,9 +258,7 @@ def main() -> None:
             "broker": (os.environ.get("DIGEST_BROKER_URL") or "embedded filesystem").split(":")[0],
             "uvicorn_workers": args.workers,
             "server_cpu_ms_per_request": round(server_cpu * 1000 / result["requests"], 2),
-            "load_average_1min": round(os.getloadavg()[0], 2),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
+            **environment(),
             "p99_under_100ms": result["latency_ms"]["p99"] < 100,
         }
     )
