@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where `make run` serves: make run PORT=8080 (in dev the emails' links follow the port).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install lock run test lint format bench clean
 
@@ -24,7 +27,7 @@ lock: install
 	$(LOCK) --extra dev --constraint requirements.lock -o requirements-dev.lock
 
 run: install
-	$(BIN)/digest serve
+	$(BIN)/digest serve --host $(HOST) --port $(PORT)
 
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)

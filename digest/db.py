@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import DateTime, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SchemaMissingError
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -66,7 +64,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # Take the write lock up front. A deferred BEGIN reads first and asks for the lock at
+        # its first write; if another writer committed in between, SQLite cannot wait (the
+        # snapshot is stale) and answers "database is locked" at once, busy timeout or not.
+        # Waiting at BEGIN instead is what the busy timeout is for. SAVEPOINTs nest inside.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -78,6 +80,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def is_locked(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (or busy): the work can simply be tried again."""
+    message = str(getattr(exc, "orig", exc)).lower()
+    return isinstance(exc, OperationalError) and (
+        "database is locked" in message or "database is busy" in message
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -93,13 +103,6 @@ def check_connection(engine: Engine) -> None:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         safe_url = engine.url.render_as_string(hide_password=True)
         raise ConfigError(f"DIGEST_DATABASE_URL: cannot connect to {safe_url}: {reason}") from None
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session in one transaction: committed on success, rolled back on error."""
-    with factory() as session, session.begin():
-        yield session
 
 
 def alembic_config(url: str) -> Any:
@@ -132,3 +135,32 @@ def upgrade_database(engine: Engine) -> tuple[str | None, str | None]:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     return before, current()
+
+
+def ensure_schema(engine: Engine) -> bool:
+    """Make sure the database has Digest's tables; True when it had to migrate.
+
+    The embedded SQLite database is created and migrated on first use (and brought to the
+    newest schema after an upgrade of Digest), so no command needs a setup step first. A
+    server database (PostgreSQL) is never migrated implicitly: without tables it raises
+    SchemaMissingError; migrating it is the operator's decision.
+    """
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    check_connection(engine)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        current = MigrationContext.configure(connection).get_current_revision()
+    if not is_sqlite(engine):
+        if not tables:
+            safe_url = engine.url.render_as_string(hide_password=True)
+            raise SchemaMissingError(f"the database {safe_url} has no tables yet")
+        return False
+    if tables and "alembic_version" not in tables:
+        return False  # made by hand (create_all, as the tests do): leave it alone
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    if tables and current == head:
+        return False
+    upgrade_database(engine)
+    return True

@@ -259,7 +259,9 @@ class Subscriber(Base):
         _enum(SubscriberStatus), default=SubscriberStatus.ACTIVE
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set from the clock by whoever changes the row (no onupdate: it would read the system
+    # clock behind the injectable one).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     community: Mapped[Community] = relationship()
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
@@ -394,7 +396,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set from the clock by whoever changes the row (no onupdate: it would read the system
+    # clock behind the injectable one).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Suppression(Base):

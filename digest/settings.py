@@ -5,6 +5,7 @@ Every field here is documented in `.env.example`; tests/test_settings.py keeps t
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -122,6 +123,10 @@ class Settings(BaseSettings):
     feed_max_bytes: int = Field(default=5_000_000, ge=1024)
     # Feeds fetched at the same time by one poll.
     feed_concurrency: int = Field(default=16, ge=1)
+    # Folders (separated by ":") from which file:// feeds may be read; no other file is read.
+    # Empty means VAR_DIR/feeds, the demo's copies in VAR_DIR/demo-feeds, and the demo feeds
+    # shipped with the package.
+    feed_files_dir: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -195,6 +200,13 @@ class Settings(BaseSettings):
         if _scheme(value) not in ("http", "https") or not urlsplit(value).netloc:
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    def feed_file_folders(self) -> list[Path]:
+        """The folders file:// feeds may be read from (see feed_files_dir)."""
+        if self.feed_files_dir.strip():
+            return [Path(p) for p in self.feed_files_dir.split(os.pathsep) if p.strip()]
+        packaged = Path(__file__).parent / "demo" / "feeds"
+        return [self.var_dir / "feeds", self.var_dir / "demo-feeds", packaged]
 
     @property
     def is_dev(self) -> bool:

@@ -6,20 +6,24 @@ real worker runs on a bare machine; with redis:// it is Redis. Tasks live in wor
 
 from __future__ import annotations
 
+import logging
+import random
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery
+from celery import Celery, Task
 from celery.signals import setup_logging, worker_process_init
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.db import make_engine, make_session_factory
+from digest.db import is_locked, make_engine, make_session_factory
 from digest.logs import configure_logging
 from digest.sending.send_rate import shared_storage
 from digest.settings import Settings, get_settings
 
 QUEUE = "digest"
+log = logging.getLogger(__name__)
 
 
 # The periodic work. Every task here is idempotent, so two beats, or a restart, do no harm.
@@ -78,9 +82,34 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def make_celery(settings: Settings) -> Celery:
+# A task that found SQLite locked past its busy timeout tries again this many times, after a
+# few seconds each (every task is idempotent, so running it again is safe).
+LOCKED_RETRIES = 5
+
+
+if TYPE_CHECKING:
+    _Task = Task[Any, Any]  # generic in the type stubs only: Celery 5.5's Task is not
+else:
+    _Task = Task
+
+
+class DigestTask(_Task):
+    """Every Digest task: a locked embedded database is a reason to retry, not to fail."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except OperationalError as exc:
+            if not is_locked(exc) or self.request.called_directly:
+                raise
+            log.warning("%s: the database is locked; trying again shortly", self.name)
+            countdown = 1 + random.random() * 4  # noqa: S311  spreads the retries, no secret
+            raise self.retry(exc=exc, countdown=countdown, max_retries=LOCKED_RETRIES) from None
+
+
+def make_celery(settings: Settings) -> Celery[DigestTask]:
     # Tasks are imported when the app is finalized (a worker starting), never at import time.
-    celery = Celery("digest", include=["workers.tasks"])
+    celery = Celery("digest", include=["workers.tasks"], task_cls=DigestTask)
     celery.conf.update(celery_config(settings))
     return celery
 

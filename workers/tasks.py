@@ -13,7 +13,6 @@ from digest.bounces.mailbox import maildir_path, process_maildir
 from digest.clock import SYSTEM_CLOCK
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
-from digest.models import Feed
 from digest.sending import delivery
 from digest.sending.editions import dispatch_due, get_edition
 from digest.sending.notices import send_notice
@@ -97,12 +96,13 @@ NOTICE_RETRIES = 6
 
 def _send_notice(task: Any, kind: str, subscriber_id: int) -> str:
     settings = get_settings()
-    with (
-        open_transport(settings) as transport,
-        session_factory()() as session,
-        session.begin(),
-    ):
-        outcome = send_notice(session, settings, kind, subscriber_id, transport, SYSTEM_CLOCK.now())
+    transport = open_transport(settings)  # connects only if there is something to send
+    try:
+        outcome = send_notice(
+            session_factory(), settings, kind, subscriber_id, transport, SYSTEM_CLOCK.now()
+        )
+    finally:
+        transport.close()
     if outcome.retry:
         raise task.retry(countdown=60 * 2**task.request.retries, max_retries=NOTICE_RETRIES)
     return outcome.status
@@ -137,11 +137,10 @@ def poll_feeds() -> int:
 def poll_feed(feed_id: int) -> dict[str, Any]:
     """Fetch one feed and ingest its stories; safe to run twice (ingest is idempotent)."""
     options = FetchOptions.from_settings(get_settings())
-    with session_factory()() as session, session.begin():
-        feed = session.get(Feed, feed_id)
-        if feed is None:  # removed since it was enqueued
-            return {"feed_id": feed_id, "status": "removed"}
-        (result,) = poll(session, [feed], SYSTEM_CLOCK.now(), options)
+    results = poll(session_factory(), [feed_id], SYSTEM_CLOCK.now(), options)
+    if not results:  # removed since it was enqueued
+        return {"feed_id": feed_id, "status": "removed"}
+    (result,) = results
     return {
         "feed_id": feed_id,
         "status": result.status,

@@ -37,17 +37,15 @@ from digest.models import (
     BounceEvent,
     BounceKind,
     ConsentAction,
-    ConsentEvent,
     Delivery,
     DeliveryStatus,
     Edition,
     Subscriber,
     SubscriberStatus,
-    SubscriptionStatus,
     SuppressionReason,
 )
-from digest.readers.consent import Origin
-from digest.readers.preferences import unsubscribe
+from digest.readers.consent import Origin, record_consent
+from digest.readers.preferences import leave_newsletters, unsubscribe
 from digest.readers.subscribers import SubscriberGoneError
 from digest.readers.suppressions import address_hash, suppress
 from digest.settings import Settings
@@ -170,7 +168,7 @@ def _hard_bounce(
     delivery: Delivery | None,
     now: datetime,
 ) -> None:
-    _mark(subscriber, SubscriberStatus.BOUNCED)
+    _mark(subscriber, SubscriberStatus.BOUNCED, now)
     if subscriber.email:
         suppress(session, subscriber.email, SuppressionReason.HARD_BOUNCE, _why(event), now)
     if delivery is not None:
@@ -194,7 +192,7 @@ def _soft_bounce(
     )
     if (count or 0) < settings.soft_bounce_limit or not subscriber.email:
         return
-    _mark(subscriber, SubscriberStatus.BOUNCED)
+    _mark(subscriber, SubscriberStatus.BOUNCED, now)
     detail = f"{count} soft bounces in {settings.soft_bounce_days} days; last: {_why(event)}"
     suppress(session, subscriber.email, SuppressionReason.SOFT_BOUNCE, detail, now)
 
@@ -206,36 +204,34 @@ def _complaint(
     delivery: Delivery | None,
     now: datetime,
 ) -> None:
-    for subscription in subscriber.subscriptions:
-        if subscription.status != SubscriptionStatus.UNSUBSCRIBED:
-            subscription.status = SubscriptionStatus.UNSUBSCRIBED
-            subscription.unsubscribed_at = now
+    leave_newsletters(subscriber, now)
     newsletter_id = None
     if delivery is not None:
         newsletter_id = session.scalar(
             select(Edition.newsletter_id).where(Edition.id == delivery.edition_id)
         )
-    session.add(
-        ConsentEvent(
-            subscriber_id=subscriber.id,
-            newsletter_id=newsletter_id,
-            action=ConsentAction.COMPLAINT,
-            occurred_at=now,
-            source=f"complaint report ({event.source})"[:200],
-            detail={"bounce_event_id": event.id, "delivery_id": event.delivery_id},
-        )
+    # One complaint record covers every newsletter left: the complaint is the reason.
+    record_consent(
+        session,
+        subscriber.id,
+        newsletter_id,
+        ConsentAction.COMPLAINT,
+        Origin(f"complaint report ({event.source})"),
+        now,
+        {"bounce_event_id": event.id, "delivery_id": event.delivery_id},
     )
-    _mark(subscriber, SubscriberStatus.COMPLAINED)
+    _mark(subscriber, SubscriberStatus.COMPLAINED, now)
     if subscriber.email:
         suppress(session, subscriber.email, SuppressionReason.COMPLAINT, _why(event), now)
 
 
-def _mark(subscriber: Subscriber, status: SubscriberStatus) -> None:
+def _mark(subscriber: Subscriber, status: SubscriberStatus, now: datetime) -> None:
     # An erased reader stays erased; a complaint outranks a bounce.
     if subscriber.status == SubscriberStatus.ACTIVE or (
         status == SubscriberStatus.COMPLAINED and subscriber.status == SubscriberStatus.BOUNCED
     ):
         subscriber.status = status
+        subscriber.updated_at = now
 
 
 def apply_unsubscribe_request(

@@ -9,9 +9,10 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from digest import __version__
-from digest.cli.common import app, console, err_console
+from digest.cli.common import app, console, err_console, with_hint
 from digest.errors import DigestError
 from digest.logs import configure_logging
 from digest.settings import get_settings
@@ -50,8 +51,17 @@ def main() -> None:
     try:
         app()
     except DigestError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(with_hint(exc))
+    except OSError as exc:
+        # A file or folder the user named that cannot be read or written (an --out in a
+        # folder that does not exist, a full disk): the system's reason, in one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    sys.exit(2)
 
 
 __all__ = ["app", "main"]

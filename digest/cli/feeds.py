@@ -8,17 +8,20 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from digest.cli.common import app, console, open_session
+from digest.cli.common import app, console, open_session, open_session_factory, plural
 from digest.clock import SYSTEM_CLOCK
 from digest.curation.communities import add_community, get_community, list_communities
 from digest.errors import DigestError
 from digest.ingest.feeds import (
     PollResult,
     add_feed,
+    check_feed,
     due_feeds,
     get_feed,
     list_feeds,
+    new_feed_url,
     poll,
     remove_feed,
 )
@@ -46,6 +49,7 @@ def communities_add(
     console.print(
         f"added community {community.slug} ({community.name}, {community.timezone})",
         highlight=False,
+        markup=False,
     )
 
 
@@ -75,14 +79,36 @@ def feeds_add(
         ),
     ] = False,
     interval: Annotated[int, typer.Option(help="Seconds between polls.")] = 900,
+    no_check: Annotated[
+        bool, typer.Option("--no-check", help="Register it without fetching it first.")
+    ] = False,
 ) -> None:
-    """Register a feed."""
+    """Register a feed, once it has been fetched and read (unless --no-check)."""
     kind = FeedKind.MOST_READ if most_read else FeedKind.STORIES
+    with open_session() as session, session.begin():  # what needs no network, first
+        if community:
+            get_community(session, community)
+        url = new_feed_url(session, url)
+    items = None if no_check else _check(url, kind)
     with open_session() as session, session.begin():
         town: Community | None = get_community(session, community) if community else None
         feed = add_feed(session, url, town, section, kind, interval)
     where = town.slug if town else "regional"
-    console.print(f"added feed {feed.id}: {feed.url} ({where}, {section}, {kind})", highlight=False)
+    found = "" if items is None else f"; {plural(items, 'item')} in it now"
+    console.print(
+        f"added feed {feed.id}: {feed.url} ({where}, {section}, {kind.value}){found}",
+        highlight=False,
+        markup=False,
+    )
+
+
+def _check(url: str, kind: FeedKind) -> int:
+    options = FetchOptions.from_settings(get_settings())
+    try:
+        return check_feed(url, kind, options, SYSTEM_CLOCK.now())
+    except DigestError as exc:
+        hint = "fix the URL, or add --no-check to register it anyway"
+        raise DigestError(f"{str(exc).rstrip('.')} ({hint})") from None
 
 
 @feeds_app.command("list")
@@ -93,13 +119,14 @@ def feeds_list() -> None:
         for feed in feeds:
             town = feed.community.slug if feed.community else "regional"
             failing = feed.consecutive_failures > 0
-            console.print(f"[bold]{feed.id}[/] {feed.url}", highlight=False, markup=not failing)
+            console.print(Text(str(feed.id), style="bold") + Text(f" {feed.url}"), highlight=False)
             console.print(
                 f"    {town} · {feed.section} · {feed.kind} · "
                 f"last success {_when(feed.last_success_at)} · "
-                f"{feed.consecutive_failures} failures in a row · "
+                f"{plural(feed.consecutive_failures, 'failure')} in a row · "
                 f"next poll {_when(feed.next_poll_at) if feed.next_poll_at else 'now'}",
                 highlight=False,
+                markup=False,
                 style="red" if failing else None,
             )
             if feed.last_error:
@@ -110,7 +137,7 @@ def feeds_list() -> None:
                     style="red" if failing else "yellow",
                 )
     if not feeds:
-        console.print("no feeds yet (add one with `digest feeds add URL`)")
+        console.print("no feeds yet (add one with `digest feeds add URL`)", markup=False)
 
 
 @feeds_app.command("remove")
@@ -122,7 +149,7 @@ def feeds_remove(
         found = get_feed(session, feed)
         url = found.url
         remove_feed(session, found)
-    console.print(f"removed feed {url}", highlight=False)
+    console.print(f"removed feed {url}", highlight=False, markup=False)
 
 
 @feeds_app.command("poll")
@@ -132,9 +159,11 @@ def feeds_poll(
     """Poll the feeds that are due now and ingest their stories."""
     options = FetchOptions.from_settings(get_settings())
     now = SYSTEM_CLOCK.now()
-    with open_session() as session, session.begin():
-        feeds = list_feeds(session) if all_feeds else due_feeds(session, now)
-        if not feeds:
+    with open_session_factory() as sessions:
+        with sessions() as session, session.begin():
+            feeds = list_feeds(session) if all_feeds else due_feeds(session, now)
+            feed_ids = [feed.id for feed in feeds]
+        if not feed_ids:
             console.print("no feed is due (use --all to poll every feed)")
             return
         with Progress(
@@ -145,8 +174,8 @@ def feeds_poll(
             console=console,
             transient=True,
         ) as progress:
-            fetching = progress.add_task("fetching", total=len(feeds))
-            reading = progress.add_task("ingesting", total=len(feeds))
+            fetching = progress.add_task("fetching", total=len(feed_ids))
+            reading = progress.add_task("ingesting", total=len(feed_ids))
 
             def fetched(_result: Fetched) -> None:
                 progress.advance(fetching)
@@ -154,7 +183,7 @@ def feeds_poll(
             def done(_result: PollResult) -> None:
                 progress.advance(reading)
 
-            results = poll(session, feeds, now, options, on_fetched=fetched, on_done=done)
+            results = poll(sessions, feed_ids, now, options, on_fetched=fetched, on_done=done)
     _report(results)
 
 
@@ -164,21 +193,24 @@ def _report(results: list[PollResult]) -> None:
     unchanged = sum(1 for result in results if result.status == "not_modified")
     failed = [result for result in results if result.status == "error"]
     console.print(
-        f"polled {len(results)} feeds: {new} new stories, {edited} edited, "
-        f"{unchanged} feeds unchanged, {len(failed)} failed",
+        f"polled {plural(len(results), 'feed')}: {plural(new, 'new story', 'new stories')}, "
+        f"{edited} edited, {plural(unchanged, 'feed')} unchanged, {len(failed)} failed",
         highlight=False,
     )
     for result in results:
         if result.error:
-            console.print(
-                f"[red]feed {result.feed_id}[/] {result.url}: {result.error}", highlight=False
-            )
+            _problem("red", result, result.error)
         for problem in result.problems:
-            console.print(
-                f"[yellow]feed {result.feed_id}[/] {result.url}: {problem}", highlight=False
-            )
+            _problem("yellow", result, problem)
     if failed and len(failed) == len(results):
         raise DigestError("every feed failed; see the errors above")
+
+
+def _problem(style: str, result: PollResult, text: str) -> None:
+    # The URL and the error are the feed's words, not markup: "[" in them is printed as is.
+    line = Text(f"feed {result.feed_id}", style=style)
+    line.append(f" {result.url}: {text}")
+    console.print(line, highlight=False)
 
 
 def _when(moment: datetime | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -11,11 +12,15 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import app, console
+from digest.cli.common import app, claim_port, console, follow_port, local_address
 from digest.clock import SYSTEM_CLOCK
 from digest.db import make_engine, make_session_factory, upgrade_database
 from digest.demo.seed import DemoSummary, is_empty, outbox_path, run_demo
+from digest.errors import DigestError
 from digest.settings import Settings, get_settings
+
+# How long the web app may take to listen before `digest serve` gives up.
+STARTUP_SECONDS = 60
 
 
 @app.command("demo")
@@ -47,7 +52,8 @@ def serve(
 
     On an empty database the demo is seeded and its first edition sent first.
     """
-    settings = get_settings()
+    claim_port(host, port)
+    settings = follow_port(host, port)
     engine = make_engine(settings.database_url)
     try:
         upgrade_database(engine)
@@ -59,8 +65,27 @@ def serve(
         console.print("Empty database: seeding the demo and sending its first edition.")
         _print_summary(settings, run_demo(settings, SYSTEM_CLOCK))
     children = _start(settings, host, port)
+    if not _listening(children, host, port):
+        _stop(children)
+        raise DigestError(
+            f"the web app did not start on {host}:{port} (see its output above); nothing is running"
+        )
     _announce(settings, host, port)
     _supervise(children)
+
+
+def _listening(children: dict[str, subprocess.Popen[bytes]], host: str, port: int) -> bool:
+    """Wait until the web app accepts connections; False if a child exits first."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children.values()):
+            return False
+        try:
+            with socket.create_connection((local_address(host), port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)  # uvicorn tells nobody when it listens: ask again shortly
+    return False
 
 
 def _start(settings: Settings, host: str, port: int) -> dict[str, subprocess.Popen[bytes]]:
@@ -90,7 +115,7 @@ def _start(settings: Settings, host: str, port: int) -> dict[str, subprocess.Pop
 
 
 def _announce(settings: Settings, host: str, port: int) -> None:
-    url = f"http://{host}:{port}"
+    url = f"http://{local_address(host)}:{port}"
     console.print(f"\nDigest is running. Sign up at {url}/")
     if settings.is_dev:
         console.print(f"Outbox (every email sent): {url}/dev/outbox/")
@@ -98,6 +123,19 @@ def _announce(settings: Settings, host: str, port: int) -> None:
         if password:
             console.print(f"Editor's pages: {url}/admin (password: {password})")
     console.print("Press Ctrl-C to stop.\n")
+
+
+def _stop(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for child in children.values():
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -116,17 +154,8 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> None:
                 failed = f"{name} exited with status {child.returncode}"
                 stopping = True
         time.sleep(0.2)
-    for child in children.values():
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    for child in children.values():
-        try:
-            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+    _stop(children)
     if failed:
-        console.print(f"[red]Stopped: {failed}.[/]")
+        console.print(f"Stopped: {failed}.", style="red", markup=False)
         raise typer.Exit(1)
     console.print("Stopped.")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -11,13 +12,20 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import app, console, open_session
+from digest.cli.common import (
+    app,
+    claim_port,
+    console,
+    follow_port,
+    open_session,
+    plural,
+    prepare_database,
+)
 from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
 from digest.readers.consent import consent_proof
 from digest.readers.erase import erase_subscriber, export_subscriber
 from digest.readers.imports import export_list, import_subscribers
-from digest.settings import get_settings
 
 subscribers_app = typer.Typer(
     help="Readers: consent records, GDPR export and erasure, list import and export.",
@@ -67,8 +75,8 @@ def erase(
         erasure = erase_subscriber(session, email, SYSTEM_CLOCK.now())
     if erasure.found:
         console.print(
-            f"Erased {email}: {erasure.events_removed} consent events removed; suppressed by "
-            f"hash {erasure.email_hash[:12]}...",
+            f"Erased {email}: {plural(erasure.events_removed, 'consent event')} removed; "
+            f"suppressed by hash {erasure.email_hash[:12]}...",
             highlight=False,
         )
     else:
@@ -91,32 +99,57 @@ def import_csv(
         list[str] | None, typer.Option("--newsletter", help="Newsletter slug (repeatable).")
     ] = None,
 ) -> None:
-    """Import readers who consented elsewhere; they are confirmed at once, with the source."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            if reader.fieldnames is None or "email" not in reader.fieldnames:
-                raise DigestError(f"{path}: the first line must be a header with an email column")
-            with open_session() as session, session.begin():
-                report = import_subscribers(
-                    session,
-                    reader,
-                    source=source,
-                    community=community,
-                    newsletters=newsletter or [],
-                    now=SYSTEM_CLOCK.now(),
-                )
-    except OSError as exc:
-        raise DigestError(f"{path}: cannot read it ({exc.strerror})") from None
+    """Import readers who consented elsewhere; they are confirmed at once, with the source.
+
+    The file may be UTF-8 (with or without a byte-order mark) or, as spreadsheets on Windows
+    save it, Windows-1252 / Latin-1.
+    """
+    if not newsletter:
+        raise DigestError("import: name at least one newsletter with --newsletter SLUG")
+    text, encoding = _read_text(path)
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None or "email" not in reader.fieldnames:
+        raise DigestError(f"{path}: the first line must be a header with an email column")
+    with open_session() as session, session.begin():
+        report = import_subscribers(
+            session,
+            reader,
+            source=source,
+            community=community,
+            newsletters=newsletter or [],
+            now=SYSTEM_CLOCK.now(),
+        )
+    if encoding != "utf-8":
+        console.print(
+            f"Read {path} as {encoding} (it is not UTF-8).", highlight=False, markup=False
+        )
     console.print(
-        f"Imported {path}: {report.added} new readers, {report.confirmed} subscriptions "
-        f"confirmed, {report.unchanged} already confirmed, {len(report.skipped)} rows skipped.",
+        f"Imported {path}: {plural(report.added, 'new reader')}, "
+        f"{plural(report.confirmed, 'subscription')} confirmed, "
+        f"{report.unchanged} already confirmed, {plural(len(report.skipped), 'row')} skipped.",
         highlight=False,
+        markup=False,
     )
     for line, email, reason in report.skipped:
         console.print(
             f"  line {line}: {email or '(empty)'}: {reason}", highlight=False, markup=False
         )
+
+
+def _read_text(path: Path) -> tuple[str, str]:
+    """The file's text and the encoding it was read with: UTF-8, else Windows-1252/Latin-1."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DigestError(f"{path}: cannot read it ({exc.strerror})") from None
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "Latin-1"  # every byte is a Latin-1 character
 
 
 @subscribers_app.command("export-list")
@@ -142,7 +175,9 @@ def web(
     """Serve the readers' web app (signup, confirm, preferences, unsubscribe, archive)."""
     import uvicorn
 
-    get_settings()  # fail fast, with one line, on a bad setting
+    claim_port(host, port)
+    follow_port(host, port)
+    prepare_database()
     uvicorn.run(
         "digest.web.server:app",
         host=host,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.curation.schedules import zone
-from digest.errors import DigestError
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError
 from digest.models import Community
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -28,7 +28,7 @@ def add_community(session: Session, slug: str, name: str, timezone: str) -> Comm
     check_slug(slug, "community")
     zone(timezone)
     if session.scalar(select(Community.id).where(Community.slug == slug)) is not None:
-        raise DigestError(f"community {slug!r} already exists (see `digest communities list`)")
+        raise AlreadyExistsError("community", f"community {slug!r} already exists")
     community = Community(slug=slug, name=name.strip() or slug, timezone=timezone)
     session.add(community)
     session.flush()
@@ -38,7 +38,7 @@ def add_community(session: Session, slug: str, name: str, timezone: str) -> Comm
 def get_community(session: Session, slug: str) -> Community:
     community = session.scalar(select(Community).where(Community.slug == slug))
     if community is None:
-        raise DigestError(f"no community {slug!r} (see `digest communities list`)")
+        raise NotFoundError("community", f"no community {slug!r}")
     return community
 
 

@@ -101,16 +101,6 @@ class _Cluster:
         self.feeds.add(row.feed_id)
         self.communities.add(row.community_id)
 
-    def copies(self) -> int:
-        return len(self.feeds)
-
-    def has_town_copy(self, community_id: int) -> bool:
-        return community_id in self.communities
-
-    def only_in(self, community_id: int) -> bool:
-        """True when every copy is the town's own: Local news, not the region's."""
-        return self.communities == {community_id}
-
     def representative(self, community_id: int) -> _Row:
         """The reader's own town's copy, else a regional one, else the first published."""
 

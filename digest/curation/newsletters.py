@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from digest.curation.communities import check_slug
 from digest.curation.schedules import cron_line
 from digest.curation.sections import LOCAL, SECTION_ORDER, TOP
-from digest.errors import DigestError
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError
 from digest.models import Newsletter
 
 DEFAULT_SECTIONS = {TOP: 5, LOCAL: 5}
@@ -45,7 +45,7 @@ def add_newsletter(
     if not 1 <= window_hours <= 24 * 31:
         raise DigestError("window must be between 1 hour and 31 days (in hours)")
     if session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)) is not None:
-        raise DigestError(f"newsletter {slug!r} already exists (see `digest newsletters list`)")
+        raise AlreadyExistsError("newsletter", f"newsletter {slug!r} already exists")
     newsletter = Newsletter(
         slug=slug,
         name=name.strip() or slug,
@@ -62,7 +62,7 @@ def add_newsletter(
 def get_newsletter(session: Session, slug: str) -> Newsletter:
     newsletter = session.scalar(select(Newsletter).where(Newsletter.slug == slug))
     if newsletter is None:
-        raise DigestError(f"no newsletter {slug!r} (see `digest newsletters list`)")
+        raise NotFoundError("newsletter", f"no newsletter {slug!r}")
     return newsletter
 
 

@@ -65,7 +65,3 @@ class Section:
 
 def sections_to_json(sections: list[Section]) -> list[dict[str, Any]]:
     return [section.to_json() for section in sections]
-
-
-def sections_from_json(data: list[dict[str, Any]]) -> list[Section]:
-    return [Section.from_json(item) for item in data]

@@ -22,7 +22,7 @@ from digest.db import make_engine, make_session_factory, upgrade_database
 from digest.demo import copy_feeds, manifest
 from digest.ingest.feeds import add_feed, poll
 from digest.ingest.fetch import FetchOptions
-from digest.models import Community, EditionStatus, Feed, FeedKind, Newsletter, Story
+from digest.models import Community, EditionStatus, FeedKind, Newsletter, Story
 from digest.readers.imports import import_subscribers
 from digest.sending import delivery
 from digest.sending.editions import build_edition
@@ -95,10 +95,9 @@ def run_demo(settings: Settings, clock: Clock) -> DemoSummary:
             if is_empty(session):
                 seed_demo(session, settings, now)
                 summary.seeded = True
-        with factory() as session, session.begin():
-            feeds = list(session.scalars(select(Feed).order_by(Feed.id)))
-            results = poll(session, feeds, now, FetchOptions.from_settings(settings))
-            summary.feed_errors = [f"{r.url}: {r.error}" for r in results if r.error]
+        results = poll(factory, None, now, FetchOptions.from_settings(settings))
+        summary.feed_errors = [f"{r.url}: {r.error}" for r in results if r.error]
+        with factory() as session:
             summary.stories = session.scalar(select(func.count()).select_from(Story)) or 0
         with factory() as session, session.begin():
             letter = session.scalars(select(Newsletter).where(Newsletter.slug == NEWSLETTER)).one()

@@ -1,8 +1,9 @@
 """Feeds: the registry of sources, their health, and polling them into stories.
 
-A poll fetches every feed concurrently, then reads each one in its own SAVEPOINT, so a
-broken, hostile or unreachable feed is recorded on that feed (last error, consecutive
-failures, a later next poll) and never stops the others. A failing feed backs off
+A poll reads the feeds, fetches them all concurrently with no transaction open, then records
+each one in its own SAVEPOINT of a second transaction, so a broken, hostile or unreachable
+feed is recorded on that feed (last error, consecutive failures, a later next poll) and never
+stops the others. A failing feed backs off
 exponentially: the n-th failure in a row waits poll_interval * 2**n, at most MAX_BACKOFF.
 """
 
@@ -15,9 +16,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from digest.errors import DigestError
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError
 from digest.ingest.clusters import ClusterIndex
 from digest.ingest.fetch import ERROR, NOT_MODIFIED, Fetched, FetchOptions, FetchRequest, fetch_many
 from digest.ingest.parse import FeedError, ParsedFeed, parse_feed
@@ -33,6 +34,18 @@ CLUSTER_LOOKBACK = timedelta(days=14)
 URL_SCHEMES = ("http", "https", "file")
 
 
+def new_feed_url(session: Session, url: str) -> str:
+    """The URL, trimmed, if it can be a new feed; raises DigestError for a bad URL or one
+    already registered."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in URL_SCHEMES or not (parts.netloc or parts.path):
+        raise DigestError(f"feed URL {url!r} is not http(s):// or file:// (give a full URL)")
+    if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
+        raise AlreadyExistsError("feed", f"feed {url} is already registered")
+    return url
+
+
 def add_feed(
     session: Session,
     url: str,
@@ -42,12 +55,7 @@ def add_feed(
     poll_interval_seconds: int = 900,
 ) -> Feed:
     """Register a feed; raises DigestError for a bad URL or one already registered."""
-    url = url.strip()
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in URL_SCHEMES or not (parts.netloc or parts.path):
-        raise DigestError(f"feed URL {url!r} is not http(s):// or file:// (give a full URL)")
-    if session.scalar(select(Feed.id).where(Feed.url == url)) is not None:
-        raise DigestError(f"feed {url} is already registered (see `digest feeds list`)")
+    url = new_feed_url(session, url)
     if poll_interval_seconds < 60:
         raise DigestError("poll interval must be at least 60 seconds")
     feed = Feed(
@@ -63,6 +71,23 @@ def add_feed(
     return feed
 
 
+def check_feed(url: str, kind: FeedKind, options: FetchOptions, now: datetime) -> int:
+    """Fetch and read a feed once, before it is registered; returns how many items it has.
+
+    Raises DigestError saying what is wrong (unreachable, not a feed, outside the file://
+    folders). Uses the network: call it with no transaction open.
+    """
+    (fetched,) = fetch_many([FetchRequest(url.strip())], options)
+    if fetched.status == ERROR:
+        raise DigestError(f"feed {url.strip()}: {fetched.error}")
+    try:
+        if kind == FeedKind.MOST_READ:
+            return len(read_source(fetched.body, url, now, fetched.content_type))
+        return len(parse_feed(fetched.body, url, now, fetched.content_type).stories)
+    except FeedError as exc:
+        raise DigestError(f"feed {url.strip()}: {exc}") from None
+
+
 def get_feed(session: Session, ref: str) -> Feed:
     """A feed by id or URL; raises DigestError naming the reference."""
     query = select(Feed).where(Feed.url == ref)
@@ -70,7 +95,7 @@ def get_feed(session: Session, ref: str) -> Feed:
         query = select(Feed).where(or_(Feed.id == int(ref), Feed.url == ref))
     feed = session.scalar(query)
     if feed is None:
-        raise DigestError(f"no feed {ref!r} (give its id or URL from `digest feeds list`)")
+        raise NotFoundError("feed", f"no feed {ref!r} (give its id or URL)")
     return feed
 
 
@@ -121,30 +146,74 @@ class PollResult:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PollTarget:
+    """What a poll needs of a feed, read before the fetch: its id and conditional headers."""
+
+    feed_id: int
+    request: FetchRequest
+
+
+def poll_targets(feeds: Sequence[Feed]) -> list[PollTarget]:
+    return [
+        PollTarget(feed.id, FetchRequest(feed.url, feed.etag, feed.last_modified)) for feed in feeds
+    ]
+
+
 def poll(
-    session: Session,
-    feeds: Sequence[Feed],
+    sessions: sessionmaker[Session],
+    feed_ids: Sequence[int] | None,
     now: datetime,
     options: FetchOptions,
     on_fetched: Callable[[Fetched], None] | None = None,
     on_done: Callable[[PollResult], None] | None = None,
 ) -> list[PollResult]:
-    """Fetch the feeds concurrently and read each into stories (or popularity).
+    """Poll the feeds (every feed when feed_ids is None): read, fetch, then record.
 
-    One feed's fault never raises: it is recorded on the feed and in its PollResult. Results
-    come story feeds first, then most-read lists. Does not commit.
+    Takes a session factory because the fetch (up to DIGEST_FEED_TIMEOUT per feed) must run
+    with no transaction open: one short transaction reads the feeds, the network is used
+    with none, and a second transaction records what came back (and commits it).
     """
-    requests = [FetchRequest(feed.url, feed.etag, feed.last_modified) for feed in feeds]
-    fetched = fetch_many(requests, options, on_fetched)
-    parsed: list[ParsedFeed | FeedError | None] = [
-        _parse(feed, result, now) for feed, result in zip(feeds, fetched, strict=True)
+    with sessions() as session, session.begin():
+        query = select(Feed).order_by(Feed.id)
+        if feed_ids is not None:
+            query = query.where(Feed.id.in_(feed_ids))
+        targets = poll_targets(list(session.scalars(query)))
+    if not targets:
+        return []
+    fetched = fetch_many([target.request for target in targets], options, on_fetched)
+    with sessions() as session, session.begin():
+        return record_poll(session, targets, fetched, now, on_done)
+
+
+def record_poll(
+    session: Session,
+    targets: Sequence[PollTarget],
+    fetched: Sequence[Fetched],
+    now: datetime,
+    on_done: Callable[[PollResult], None] | None = None,
+) -> list[PollResult]:
+    """Read what each feed's fetch brought into stories (or popularity); does not commit.
+
+    One feed's fault never raises: it is recorded on the feed and in its PollResult. A feed
+    removed since it was read is skipped. Results come story feeds first, then most-read lists.
+    """
+    ids = [target.feed_id for target in targets]
+    feeds = {feed.id: feed for feed in session.scalars(select(Feed).where(Feed.id.in_(ids)))}
+    work = [
+        (feeds[target.feed_id], result)
+        for target, result in zip(targets, fetched, strict=True)
+        if target.feed_id in feeds
     ]
+    parsed = [_parse(feed, result, now) for feed, result in work]
     index = _cluster_index(session, parsed, now)
-    work = list(zip(feeds, fetched, parsed, strict=True))
+    items = [
+        (feed, result, document) for (feed, result), document in zip(work, parsed, strict=True)
+    ]
     # Most-read lists last: their URLs can then match the stories this very poll brought in.
-    work.sort(key=lambda item: item[0].kind == FeedKind.MOST_READ)
+    items.sort(key=lambda item: item[0].kind == FeedKind.MOST_READ)
     results = []
-    for feed, result, document in work:
+    for feed, result, document in items:
         outcome = _apply(session, feed, result, document, now, index)
         _log(outcome)
         if on_done is not None:

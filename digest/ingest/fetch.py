@@ -3,7 +3,9 @@
 Many feeds are fetched at once (asyncio, a bounded number in flight). Each fetch has a total
 deadline, a size cap counted on the decoded body, a bounded number of redirects and
 conditional headers, so an unchanged feed costs one 304. A fetch never raises: what went
-wrong is in `Fetched.error`, worded for the editor who reads `digest feeds list`.
+wrong is in `Fetched.error`, worded for the editor who reads the feed's health. A file:// feed
+is read only from the folders DIGEST_FEED_FILES_DIR names, so no feed URL can read other files
+(/etc/passwd, the secret key) into stories.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ class FetchOptions:
     max_redirects: int = 5
     concurrency: int = 16  # fetches in flight at once
     user_agent: str = f"Digest/{__version__} (newsletter digests; feed reader)"
+    # Folders file:// feeds may be read from; none means no file:// feed is read at all.
+    file_roots: tuple[Path, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchOptions:
@@ -62,6 +66,7 @@ class FetchOptions:
             max_bytes=settings.feed_max_bytes,
             concurrency=settings.feed_concurrency,
             user_agent=f"Digest/{__version__} (+{settings.base_url})",
+            file_roots=tuple(settings.feed_file_folders()),
         )
 
 
@@ -161,8 +166,13 @@ async def _get(client: httpx.AsyncClient, request: FetchRequest, options: FetchO
 
 
 def read_file(request: FetchRequest, options: FetchOptions) -> Fetched:
-    """A file:// feed; its modification time stands in for Last-Modified."""
-    path = Path(unquote(urlsplit(request.url).path))
+    """A file:// feed, only from a folder of `options.file_roots`; its modification time stands
+    in for Last-Modified."""
+    parts = urlsplit(request.url)
+    path = Path(unquote(parts.path))
+    if parts.netloc not in ("", "localhost") or not _inside(path, options.file_roots):
+        folders = "the folders file:// feeds are read from (DIGEST_FEED_FILES_DIR)"
+        return _failed(request, f"{path} is outside {folders}")
     try:
         stat = path.stat()
         modified = formatdate(stat.st_mtime, usegmt=True)
@@ -176,6 +186,15 @@ def read_file(request: FetchRequest, options: FetchOptions) -> Fetched:
     if len(body) > options.max_bytes:
         return _too_large(request, options)
     return Fetched(request.url, OK, body=body, last_modified=modified)
+
+
+def _inside(path: Path, roots: Sequence[Path]) -> bool:
+    # Resolved first, so neither "..", nor a symlink, nor a relative path leads out of a root.
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    return path.is_absolute() and any(real.is_relative_to(root.resolve()) for root in roots)
 
 
 def _failed(request: FetchRequest, error: str) -> Fetched:

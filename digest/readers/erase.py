@@ -13,10 +13,10 @@ from digest.models import (
     ConsentAction,
     Subscriber,
     SubscriberStatus,
-    SubscriptionStatus,
     SuppressionReason,
 )
 from digest.readers.consent import Origin, consent_events, event_dict, record_consent
+from digest.readers.preferences import leave_newsletters
 from digest.readers.subscribers import require_subscriber
 from digest.readers.suppressions import suppress
 
@@ -71,10 +71,8 @@ def erase_subscriber(session: Session, email: str, now: datetime) -> Erasure:
         removed = len(events)
         for event in events:
             session.delete(event)
-        for subscription in subscriber.subscriptions:
-            if subscription.status != SubscriptionStatus.UNSUBSCRIBED:
-                subscription.status = SubscriptionStatus.UNSUBSCRIBED
-                subscription.unsubscribed_at = now
+        leave_newsletters(subscriber, now)
+        subscriber.updated_at = now
         subscriber.email = None
         subscriber.name = None
         subscriber.status = SubscriberStatus.ERASED

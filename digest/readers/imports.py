@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest.addresses import AddressError, normalize_email
 from digest.curation.communities import list_communities
-from digest.errors import DigestError
+from digest.errors import DigestError, NotFoundError
 from digest.models import (
     Community,
     ConsentAction,
@@ -50,15 +50,13 @@ def import_subscribers(
     never re-added. Raises DigestError when the source or newsletters are missing or unknown.
     """
     if not source.strip():
-        raise DigestError("import: a consent source is required (--source 'how they agreed')")
+        raise DigestError("import: a consent source is required (how these readers agreed)")
     if not newsletters:
-        raise DigestError("import: name at least one newsletter (--newsletter SLUG)")
+        raise DigestError("import: at least one newsletter is required")
     chosen = list(session.scalars(select(Newsletter).where(Newsletter.slug.in_(newsletters))))
     missing = sorted(set(newsletters) - {n.slug for n in chosen})
     if missing:
-        raise DigestError(
-            f"import: unknown newsletter {', '.join(missing)} (see the newsletters table)"
-        )
+        raise NotFoundError("newsletter", f"import: no newsletter {', '.join(missing)}")
     towns = {c.slug: c for c in list_communities(session)}
     if community is not None and community not in towns:
         raise DigestError(f"import: unknown town {community!r} (known: {', '.join(sorted(towns))})")
@@ -125,7 +123,7 @@ def export_list(session: Session, newsletter: str) -> list[dict[str, str]]:
     """The confirmed, active readers of a newsletter, by address (for a CSV)."""
     found = session.scalars(select(Newsletter).where(Newsletter.slug == newsletter)).one_or_none()
     if found is None:
-        raise DigestError(f"unknown newsletter {newsletter!r} (see the newsletters table)")
+        raise NotFoundError("newsletter", f"no newsletter {newsletter!r}")
     query = (
         select(Subscriber, Subscription, Community)
         .join(Subscription, Subscription.subscriber_id == Subscriber.id)

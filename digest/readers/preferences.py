@@ -13,6 +13,8 @@ from digest.curation.newsletters import open_newsletters
 from digest.models import (
     Community,
     ConsentAction,
+    Subscriber,
+    Subscription,
     SubscriptionStatus,
 )
 from digest.readers.consent import Origin, record_consent
@@ -25,6 +27,31 @@ class PreferencesChange:
     joined: list[str] = field(default_factory=list)
     left: list[str] = field(default_factory=list)
     town_changed: bool = False
+
+
+def live_subscriptions(subscriber: Subscriber) -> list[Subscription]:
+    """The reader's subscriptions not yet left (pending or confirmed)."""
+    return [s for s in subscriber.subscriptions if s.status != SubscriptionStatus.UNSUBSCRIBED]
+
+
+def leave_newsletters(
+    subscriber: Subscriber, now: datetime, newsletter_id: int | None = None
+) -> list[Subscription]:
+    """Stop the reader's live subscriptions (all, or the one to newsletter_id) as of now.
+
+    The one definition of leaving: unsubscribe links, the preferences centre, complaints and
+    erasure all come here. It records no consent event: each caller records its own reason
+    (an unsubscribe per newsletter, one complaint, one erasure). Returns what it stopped.
+    """
+    left = [
+        s
+        for s in live_subscriptions(subscriber)
+        if newsletter_id is None or s.newsletter_id == newsletter_id
+    ]
+    for subscription in left:
+        subscription.status = SubscriptionStatus.UNSUBSCRIBED
+        subscription.unsubscribed_at = now
+    return left
 
 
 def unsubscribe(
@@ -40,15 +67,9 @@ def unsubscribe(
     Raises SubscriberGoneError.
     """
     subscriber = live_subscriber(session, subscriber_id)
-    left: list[str] = []
-    for subscription in subscriber.subscriptions:
-        if newsletter_id is not None and subscription.newsletter_id != newsletter_id:
-            continue
-        if subscription.status == SubscriptionStatus.UNSUBSCRIBED:
-            continue
-        subscription.status = SubscriptionStatus.UNSUBSCRIBED
-        subscription.unsubscribed_at = now
-        left.append(subscription.newsletter.name)
+    scope = "one" if newsletter_id is not None else "all"
+    left = leave_newsletters(subscriber, now, newsletter_id)
+    for subscription in left:
         record_consent(
             session,
             subscriber.id,
@@ -56,10 +77,10 @@ def unsubscribe(
             ConsentAction.UNSUBSCRIBE,
             origin,
             now,
-            {"scope": "one" if newsletter_id is not None else "all"},
+            {"scope": scope},
         )
     session.flush()
-    return sorted(left)
+    return sorted(s.newsletter.name for s in left)
 
 
 def change_preferences(
@@ -98,6 +119,7 @@ def change_preferences(
             {"community": {"from": subscriber.community.slug, "to": town.slug}},
         )
         subscriber.community = town
+        subscriber.updated_at = now
     current = {s.newsletter.slug: s for s in subscriber.subscriptions}
     for slug, newsletter in sorted(available.items()):
         subscription = current.get(slug)
@@ -123,8 +145,7 @@ def change_preferences(
                 {"wording": wording, "change": "join"},
             )
         elif slug not in wanted and receiving and subscription is not None:
-            subscription.status = SubscriptionStatus.UNSUBSCRIBED
-            subscription.unsubscribed_at = now
+            leave_newsletters(subscriber, now, newsletter.id)
             change.left.append(newsletter.name)
             record_consent(
                 session,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from digest.curation.curate import curate
 from digest.curation.schedules import slot_instant, slots_between
 from digest.curation.sections import sections_to_json
-from digest.errors import DigestError
+from digest.errors import DigestError, NotFoundError
 from digest.models import (
     Community,
     Delivery,
@@ -49,7 +49,7 @@ FINAL_DELIVERY_STATES = frozenset(
 def get_edition(session: Session, edition_id: int) -> Edition:
     edition = session.get(Edition, edition_id)
     if edition is None:
-        raise DigestError(f"no edition {edition_id} (see `digest edition list`)")
+        raise NotFoundError("edition", f"no edition {edition_id}")
     return edition
 
 

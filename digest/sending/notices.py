@@ -4,7 +4,8 @@ Each is composed from the database at send time (so a reader who confirmed, unsu
 was erased or suppressed in the meantime gets nothing stale), rendered with
 `digest.render.render.render_transactional`, encoded by `digest.render.mime` and handed to a
 transport.
-The functions take a Session and never commit.
+`compose_notice` takes a Session and never commits; `send_notice` takes a session factory,
+because it must close its transaction before it talks SMTP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import DigestError
 from digest.models import Newsletter, Subscriber, SubscriberStatus
@@ -103,18 +104,22 @@ def compose_notice(
 
 
 def send_notice(
-    session: Session,
+    sessions: sessionmaker[Session],
     settings: Settings,
     kind: str,
     subscriber_id: int,
     transport: Transport,
     now: datetime,
 ) -> NoticeOutcome:
-    """Compose the reader's confirmation or welcome and hand it to the transport.
+    """Compose the reader's confirmation or welcome, then hand it to the transport.
 
-    A deferred outcome means the mail server asked to try again later (the caller retries).
+    Composing reads in a short transaction of its own, which ends before the transport is
+    used: an SMTP conversation (up to DIGEST_SMTP_TIMEOUT) never holds the database. The
+    transport connects when it sends; the caller closes it. A deferred outcome means the mail
+    server asked to try again later (the caller retries).
     """
-    notice = compose_notice(session, settings, kind, subscriber_id, now)
+    with sessions() as session, session.begin():
+        notice = compose_notice(session, settings, kind, subscriber_id, now)
     if notice is None:
         log.info("%s for subscriber %s: nothing to send", kind, subscriber_id)
         return NoticeOutcome("skipped", "nothing to send to this reader now")

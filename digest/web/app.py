@@ -34,7 +34,14 @@ from digest.web.context import (
     web_templates,
 )
 from digest.web.ratelimit import SignupLimiter
-from digest.web.security import BodyLimit, FormGuard, SecurityHeaders
+from digest.web.security import (
+    FORM_REJECTED,
+    BodyLimit,
+    FormGuard,
+    FormRejectedError,
+    SecurityHeaders,
+    form_back_link,
+)
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +165,13 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
         if _wants_json(request):
             return _error(web, request, 422, "The request is not valid: see `fields`.", fields)
         return _error(web, request, 400, "This address is not valid. Check the link in your email.")
+
+    @app.exception_handler(FormRejectedError)
+    async def form_rejected(request: Request, exc: FormRejectedError) -> Response:
+        back = form_back_link(request)
+        return web.page(
+            "message.html", 400, title="Please try again", message=FORM_REJECTED, back=back
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

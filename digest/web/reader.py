@@ -17,12 +17,12 @@ from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
 from digest.readers.consent import consent_wording
-from digest.readers.preferences import change_preferences, unsubscribe
+from digest.readers.preferences import change_preferences, live_subscriptions, unsubscribe
 from digest.readers.signup import SignupError, confirm, pending_newsletters
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
 from digest.web.context import WebContext, context
-from digest.web.security import CSRF_FIELD, FormRejectedError
+from digest.web.security import CSRF_FIELD, FormToken, PostedForm, check_form_token
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,18 @@ FORM_BODY = {
         }
     },
 }
+
+
+async def one_click_or_form_token(request: Request, form: PostedForm) -> bool:
+    """True for an RFC 8058 one-click post (no cookie, no token by design); any other post
+    needs its form token (raises FormRejectedError)."""
+    if form.get("List-Unsubscribe") == ONE_CLICK:
+        return True
+    await check_form_token(request, form)
+    return False
+
+
+OneClick = Annotated[bool, Depends(one_click_or_form_token)]
 
 
 class BadLinkError(Exception):
@@ -89,14 +101,6 @@ def _gone_page(web: WebContext) -> Response:
     )
 
 
-def _expired_form_page(web: WebContext, request: Request, path: str) -> Response:
-    message = (
-        "Sorry, this page had expired or your browser refused our cookie. "
-        "Please go back to the page and press the button again."
-    )
-    return web.page("message.html", 400, title="Please try again", message=message, back=path)
-
-
 def _form_page(
     web: WebContext, request: Request, name: str, status: int = 200, **values: Any
 ) -> Response:
@@ -134,11 +138,9 @@ def confirm_page(token: Token, request: Request, web: Web) -> Response:
 
 
 @router.post("/confirm/{token}", summary="Confirm the subscription", response_class=Response)
-async def confirm_post(token: Token, request: Request, web: Web) -> Response:
-    form = await request.form()
+def confirm_post(token: Token, request: Request, web: Web, _checked: FormToken) -> Response:
     try:
         subscriber_id, _ = _payload(web, CONFIRM, token)
-        web.guard.check(request, _text(form.get(CSRF_FIELD)))
         with web.transaction() as session:
             outcome = confirm(
                 session, subscriber_id, web.origin(request, "confirm page"), web.clock.now()
@@ -147,8 +149,6 @@ async def confirm_post(token: Token, request: Request, web: Web) -> Response:
         return bad_link_page(web, exc.expired)
     except SubscriberGoneError:
         return _gone_page(web)
-    except FormRejectedError:
-        return _expired_form_page(web, request, request.url.path)
     if outcome.send_welcome:
         try:
             web.notifier.welcome(subscriber_id)
@@ -173,11 +173,7 @@ def _unsubscribe_scope(web: WebContext, subscriber_id: int, newsletter_id: int |
             newsletter = session.get(Newsletter, newsletter_id)
             if newsletter is not None:
                 return newsletter.name
-        receiving = [
-            s.newsletter.name
-            for s in subscriber.subscriptions
-            if s.status != SubscriptionStatus.UNSUBSCRIBED
-        ]
+        receiving = [s.newsletter.name for s in live_subscriptions(subscriber)]
         return ", ".join(sorted(receiving)) or "all newsletters"
 
 
@@ -203,13 +199,9 @@ def unsubscribe_page(token: Token, request: Request, web: Web) -> Response:
     response_class=Response,
     openapi_extra={"requestBody": FORM_BODY},
 )
-async def unsubscribe_post(token: Token, request: Request, web: Web) -> Response:
-    form = await request.form()
-    one_click = form.get("List-Unsubscribe") == ONE_CLICK
+def unsubscribe_post(token: Token, request: Request, web: Web, one_click: OneClick) -> Response:
     try:
         subscriber_id, newsletter_id = _payload(web, UNSUBSCRIBE, token)
-        if not one_click:
-            web.guard.check(request, _text(form.get(CSRF_FIELD)))
         source = "one-click (RFC 8058)" if one_click else "unsubscribe page"
         with web.transaction() as session:
             left = unsubscribe(
@@ -221,8 +213,6 @@ async def unsubscribe_post(token: Token, request: Request, web: Web) -> Response
         return bad_link_page(web, exc.expired)
     except SubscriberGoneError:
         left = []
-    except FormRejectedError:
-        return _expired_form_page(web, request, request.url.path)
     if one_click:
         return PlainTextResponse("You are unsubscribed.", headers={"cache-control": "no-store"})
     return _unsubscribed_page(web, left)
@@ -284,13 +274,13 @@ def preferences_page(token: Token, request: Request, web: Web) -> Response:
     summary="Save preferences, or unsubscribe from all",
     response_class=Response,
 )
-async def preferences_post(token: Token, request: Request, web: Web) -> Response:
-    form = await request.form()
+def preferences_post(
+    token: Token, request: Request, web: Web, form: PostedForm, _checked: FormToken
+) -> Response:
     community = str(form.get("community") or "")
     chosen = [str(v) for v in form.getlist("newsletters")]
     try:
         subscriber_id, _ = _payload(web, PREFERENCES, token)
-        web.guard.check(request, _text(form.get(CSRF_FIELD)))
         origin = web.origin(request, "preferences page")
         with web.transaction() as session:
             if form.get("action") == "unsubscribe_all":
@@ -309,8 +299,6 @@ async def preferences_post(token: Token, request: Request, web: Web) -> Response
         return bad_link_page(web, exc.expired)
     except SubscriberGoneError:
         return _gone_page(web)
-    except FormRejectedError:
-        return _expired_form_page(web, request, request.url.path)
     except SignupError as exc:
         return _preferences_page(
             web,
@@ -327,7 +315,3 @@ async def preferences_post(token: Token, request: Request, web: Web) -> Response
     if change.left:
         saved += f" You no longer receive {', '.join(change.left)}."
     return _preferences_page(web, request, subscriber_id, saved=saved)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None

@@ -12,9 +12,11 @@ import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Annotated, Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from fastapi import Depends
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -140,27 +142,46 @@ class FormRejectedError(Exception):
 
 
 class FormGuard:
-    """Issues and checks signed double-submit form tokens."""
+    """Issues and checks signed double-submit form tokens.
+
+    The cookie holds a nonce signed by Digest, so a nonce planted by someone else (a sibling
+    subdomain, a man in the middle on http) is never adopted: the form gets a fresh one. Over
+    https the cookie is `__Host-` prefixed, which browsers refuse to let another host set.
+    """
 
     def __init__(self, settings: Settings) -> None:
         keys = [k for k in (settings.secret_key_previous, settings.signing_key()) if k]
         self.serializer = URLSafeTimedSerializer(keys, salt="digest.form")
+        self.cookie_signer = Signer(keys, salt="digest.form-cookie")
         self.secure_cookie = settings.base_url.startswith("https://")
+        self.cookie_name = ("__Host-" if self.secure_cookie else "") + CSRF_COOKIE
+
+    def _nonce(self, request: Request) -> str | None:
+        """The nonce of the browser's cookie, if Digest signed it; None otherwise."""
+        cookie = request.cookies.get(self.cookie_name)
+        if not cookie or len(cookie) > 200:
+            return None
+        try:
+            return self.cookie_signer.unsign(cookie).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
 
     def issue(self, request: Request) -> tuple[str, str | None]:
-        """(token for the form, new cookie nonce or None when the browser's cookie is reused)."""
-        nonce = request.cookies.get(CSRF_COOKIE, "")
+        """(token for the form, new cookie value or None when the browser's cookie is reused)."""
+        nonce = self._nonce(request)
         fresh = None
-        if not (16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum()):
-            nonce = fresh = secrets.token_urlsafe(24)
+        if nonce is None:
+            nonce = secrets.token_urlsafe(24)
+            fresh = self.cookie_signer.sign(nonce).decode()
         return str(self.serializer.dumps(nonce)), fresh
 
-    def set_cookie(self, response: Response, nonce: str | None) -> None:
-        if nonce is not None:
+    def set_cookie(self, response: Response, cookie: str | None) -> None:
+        if cookie is not None:
             response.set_cookie(
-                CSRF_COOKIE,
-                nonce,
+                self.cookie_name,
+                cookie,
                 max_age=FORM_TOKEN_MAX_AGE,
+                path="/",
                 httponly=True,
                 samesite="lax",
                 secure=self.secure_cookie,
@@ -168,7 +189,7 @@ class FormGuard:
 
     def check(self, request: Request, token: str | None) -> float:
         """The seconds since the form was shown; raises FormRejectedError."""
-        nonce = request.cookies.get(CSRF_COOKIE)
+        nonce = self._nonce(request)
         if not token or not nonce:
             raise FormRejectedError
         try:
@@ -180,3 +201,47 @@ class FormGuard:
         if not secrets.compare_digest(str(signed), nonce):
             raise FormRejectedError
         return time.time() - float(shown_at.timestamp())
+
+
+# The dependencies. Reading the body is async (it waits on the network), so routes that use
+# these can be plain `def` routes: FastAPI runs them in its thread pool, off the event loop.
+
+
+async def read_form(request: Request) -> FormData:
+    """The posted form, read once (Starlette caches it on the request)."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(read_form)]
+
+
+async def check_form_token(request: Request, form: PostedForm) -> float:
+    """The form's token checked against its cookie; the seconds since the form was shown.
+
+    Raises FormRejectedError, which the app answers with one page (see `form_rejected_page`).
+    """
+    guard: FormGuard = request.app.state.web.guard
+    token = form.get(CSRF_FIELD)
+    return guard.check(request, token if isinstance(token, str) else None)
+
+
+# A route that takes `FormToken` runs only for a post with a valid form token; the value is
+# the form's fill time in seconds (for the signup bot check).
+FormToken = Annotated[float, Depends(check_form_token)]
+
+FORM_REJECTED = (
+    "Sorry, this form had expired or your browser refused our cookie. Please try again: "
+    "reload the page and send the form again."
+)
+
+
+def form_back_link(request: Request) -> str:
+    """Where the reader finds the form again: the page it was posted from."""
+    path = request.url.path
+    # The hosted signup form lives at / and posts to /signup; an edition's buttons post to
+    # /admin/editions/ID/ACTION from its page; the readers' pages post to themselves.
+    if path == "/signup":
+        return "/"
+    if path.startswith("/admin/"):
+        return path.rsplit("/", 1)[0]
+    return path

@@ -22,7 +22,7 @@ from digest.curation.newsletters import open_newsletters
 from digest.readers.consent import consent_wording
 from digest.readers.signup import SignupError, SignupOutcome, confirmation_not_sent, signup
 from digest.web.context import WebContext, context
-from digest.web.security import CSRF_FIELD, FormRejectedError
+from digest.web.security import CSRF_FIELD, FormToken, PostedForm
 
 log = logging.getLogger(__name__)
 
@@ -162,22 +162,13 @@ SIGNUP_FORM_BODY = {
     response_class=Response,
     openapi_extra={"requestBody": SIGNUP_FORM_BODY},
 )
-async def signup_form(request: Request, web: Web) -> Response:
-    form = await request.form()
+def signup_form(request: Request, web: Web, form: PostedForm, fill_seconds: FormToken) -> Response:
     values: dict[str, Any] = {
         "email": str(form.get("email") or ""),
         "community": str(form.get("community") or ""),
         "newsletters": [str(v) for v in form.getlist("newsletters")],
         "consent": form.get("consent") is not None,
     }
-    try:
-        fill_seconds = web.guard.check(request, _text(form.get(CSRF_FIELD)))
-    except FormRejectedError:
-        notice = (
-            "Sorry, your form had expired or your browser refused our cookie. "
-            "Please check your details and send the form again."
-        )
-        return _form_page(web, request, 400, values, notice=notice)
     if form.get(HONEYPOT):
         # Only bots fill the hidden field: they get the same answer, and nothing happens.
         return RedirectResponse("/check-your-inbox", status_code=303)
@@ -200,10 +191,6 @@ async def signup_form(request: Request, web: Web) -> Response:
 @router.get("/check-your-inbox", summary="After signing up", response_class=Response)
 def check_inbox_page(web: Web) -> Response:
     return web.page("message.html", title="Check your inbox", message=CHECK_INBOX)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def _wait(exc: Throttled) -> str:

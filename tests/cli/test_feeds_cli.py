@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from digest.cli import app
 from digest.demo import copy_feeds, manifest
 from digest.models import Story
+from digest.settings import get_settings
 
 runner = CliRunner()
 
@@ -24,7 +25,13 @@ def ok(*args: str) -> str:
 
 
 @pytest.fixture
-def demo(committed: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
+def feeds_dir(tmp_path: Path) -> Path:
+    """A folder file:// feeds may be read from: under DIGEST_VAR_DIR/feeds, one per test."""
+    return get_settings().var_dir / "feeds" / tmp_path.name
+
+
+@pytest.fixture
+def demo(committed: sessionmaker[Session], feeds_dir: Path) -> sessionmaker[Session]:
     """The demo's towns, feeds (copied with dates moved to now) and a newsletter, via the CLI."""
     for town in manifest()["communities"]:
         ok(
@@ -36,7 +43,7 @@ def demo(committed: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Sessi
             "--timezone",
             town["timezone"],
         )
-    for feed in copy_feeds(tmp_path / "feeds", datetime.now(UTC)):
+    for feed in copy_feeds(feeds_dir, datetime.now(UTC)):
         args = ["feeds", "add", feed.url, "--section", feed.section]
         if feed.community:
             args += ["--community", feed.community]
@@ -79,13 +86,13 @@ def test_the_demo_feeds_ingest_and_curate_with_wire_copies_merged(
 
 
 def test_feed_health_is_listed_and_a_feed_removed(
-    demo: sessionmaker[Session], tmp_path: Path
+    demo: sessionmaker[Session], feeds_dir: Path
 ) -> None:
-    missing = (tmp_path / "missing.xml").as_uri()
-    ok("feeds", "add", missing, "--community", "riverton")
+    missing = (feeds_dir / "missing.xml").as_uri()
+    ok("feeds", "add", missing, "--community", "riverton", "--no-check")
     ok("feeds", "poll")
     listing = ok("feeds", "list")
-    assert "1 failures in a row" in listing
+    assert "1 failure in a row" in listing
     assert "last error: cannot read" in listing
     assert "removed feed" in ok("feeds", "remove", missing)
     assert "missing.xml" not in ok("feeds", "list")
@@ -111,6 +118,7 @@ def test_mistakes_are_one_clear_line(demo: sessionmaker[Session]) -> None:
             "unknown time zone 'Mars/Base'",
         ),
         (["feeds", "add", "ftp://a.example/f", "--community", "riverton"], "is not http(s)://"),
+        (["feeds", "add", "file:///etc/passwd"], "outside the folders file:// feeds are read"),
         (
             ["feeds", "add", "https://a.example/f", "--community", "atlantis"],
             "no community 'atlantis'",
@@ -136,3 +144,34 @@ def test_mistakes_are_one_clear_line(demo: sessionmaker[Session]) -> None:
 def test_curate_with_nothing_new_says_so(demo: sessionmaker[Session]) -> None:
     output = ok("curate", "--newsletter", "morning", "--community", "riverton")
     assert output.startswith("skipped: nothing new for Riverton since")
+
+
+def test_feeds_add_reads_the_feed_first_and_says_what_is_wrong(
+    demo: sessionmaker[Session], feeds_dir: Path
+) -> None:
+    not_a_feed = feeds_dir / "page.html"
+    not_a_feed.write_text("<html><body>Hello</body></html>")
+    result = runner.invoke(app, ["feeds", "add", not_a_feed.as_uri()], standalone_mode=False)
+    assert result.exception is not None
+    assert "--no-check" in str(result.exception)
+    copy = feeds_dir / "copy.xml"
+    copy.write_bytes(sorted(feeds_dir.glob("*.xml"))[0].read_bytes())
+    added = ok("feeds", "add", copy.as_uri())
+    assert "items in it now" in added
+    assert not_a_feed.name not in ok("feeds", "list")  # nothing was registered by the refusal
+
+
+def test_a_file_feed_outside_the_allowed_folders_is_never_read(
+    demo: sessionmaker[Session],
+) -> None:
+    ok("feeds", "add", "file:///etc/passwd", "--no-check")
+    output = runner.invoke(app, ["feeds", "poll", "--all"]).output
+    assert "root:" not in output
+    assert "outside the folders file:// feeds are read from" in ok("feeds", "list")
+    with demo() as session:
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Story).where(Story.url.like("%passwd%"))
+            )
+            == 0
+        )

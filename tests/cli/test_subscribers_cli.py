@@ -105,7 +105,7 @@ def test_import_needs_a_source_and_reports_each_row(
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "1 new readers, 1 subscriptions confirmed" in result.output
+    assert "1 new reader, 1 subscription confirmed" in result.output
     assert "line 3: not-an-address:" in result.output
     listing = runner.invoke(app, ["subscribers", "export-list", "--newsletter", "morning"])
     assert listing.exit_code == 0, listing.output
@@ -127,3 +127,30 @@ def test_import_of_a_file_without_an_email_column_is_refused(
     assert result.exit_code != 0
     assert isinstance(result.exception, Exception)
     assert "email column" in str(result.exception)
+
+
+def test_a_latin_1_file_from_a_spreadsheet_is_read_as_such(
+    committed: sessionmaker[Session], tmp_path: Path
+) -> None:
+    populate(committed)
+    path = tmp_path / "excel.csv"
+    path.write_bytes("email,name\nrene@example.org,René Müller\n".encode("cp1252"))
+    result = runner.invoke(
+        app,
+        [
+            "subscribers",
+            "import",
+            str(path),
+            "--source",
+            "signup sheet",
+            "--community",
+            "springfield",
+            "--newsletter",
+            "morning",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "as Windows-1252" in result.output
+    assert "1 new reader" in result.output
+    listing = runner.invoke(app, ["subscribers", "export-list", "--newsletter", "morning"])
+    assert "René Müller" in listing.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +16,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.ingest.feeds import add_feed, backoff, claim_due_feeds, due_feeds, poll
+from digest.ingest.feeds import add_feed, backoff, claim_due_feeds, due_feeds
 from digest.ingest.fetch import FetchOptions
 from digest.models import Community, Feed, Story
-from tests.support.feeds import Item, make_feed, rss
+from tests.support.feeds import Item, make_feed, poll, rss
 from tests.support.http import FeedServer, Route
 from tests.support.worker import WorkerProcess
 
@@ -125,9 +126,25 @@ def test_file_urls_work_and_use_the_modification_time(session: Session, tmp_path
     path = tmp_path / "local.xml"
     path.write_text(GOOD)
     feed = make_feed(session, path.as_uri())
-    (first,) = poll(session, [feed], NOW, OPTIONS)
-    (second,) = poll(session, [feed], NOW + timedelta(minutes=15), OPTIONS)
+    options = replace(OPTIONS, file_roots=(tmp_path,))
+    (first,) = poll(session, [feed], NOW, options)
+    (second,) = poll(session, [feed], NOW + timedelta(minutes=15), options)
     assert (first.status, first.new, second.status) == ("ok", 2, "not_modified")
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd", "{root}/../secret.xml", "{root}/link.xml"])
+def test_file_urls_outside_the_allowed_folders_are_never_read(
+    session: Session, tmp_path: Path, where: str
+) -> None:
+    root = tmp_path / "feeds"
+    root.mkdir()
+    (tmp_path / "secret.xml").write_text(GOOD)
+    (root / "link.xml").symlink_to(tmp_path / "secret.xml")  # a way out by symlink
+    feed = make_feed(session, "file://" + where.format(root=root))
+    (result,) = poll(session, [feed], NOW, replace(OPTIONS, file_roots=(root,)))
+    assert result.status == "error"
+    assert "outside the folders file:// feeds are read from" in (result.error or "")
+    assert stories(session, feed) == []
 
 
 def test_malformed_xml(session: Session, feed_server: FeedServer) -> None:

@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.ingest.feeds import poll
 from digest.ingest.fetch import FetchOptions
 from digest.ingest.parse import FeedError
 from digest.ingest.popularity import read_source
 from digest.models import FeedKind, PopularitySample
-from tests.support.feeds import Item, make_feed, put, rss, story
+from tests.support.feeds import Item, make_feed, poll, put, rss, story
 from tests.support.http import FeedServer
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

@@ -14,8 +14,10 @@ from digest.errors import DigestError
 from digest.models import (
     ConsentAction,
     ConsentEvent,
+    Newsletter,
     Subscriber,
     SubscriberStatus,
+    Subscription,
     SubscriptionStatus,
     Suppression,
     SuppressionReason,
@@ -23,7 +25,7 @@ from digest.models import (
 from digest.readers.consent import Origin, consent_proof
 from digest.readers.erase import erase_subscriber, export_subscriber
 from digest.readers.imports import export_list, import_subscribers
-from digest.readers.preferences import unsubscribe
+from digest.readers.preferences import change_preferences, unsubscribe
 from digest.readers.signup import SignupError, confirm, signup
 from digest.readers.suppressions import suppress
 from tests.support.web import START, populate
@@ -281,5 +283,61 @@ def test_import_confirms_with_the_source_and_respects_withdrawals(
 
 
 def test_export_list_of_an_unknown_newsletter_is_an_error(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session, pytest.raises(DigestError, match="unknown newsletter 'nope'"):
+    with sessions() as session, pytest.raises(DigestError, match="no newsletter 'nope'"):
         export_list(session, "nope")
+
+
+# Leaving
+
+
+def test_leaving_one_newsletter_keeps_the_others_and_records_each_withdrawal(
+    sessions: sessionmaker[Session],
+) -> None:
+    later = START + timedelta(days=3)
+    with sessions() as session, session.begin():
+        outcome = join(session, newsletters=["morning", "weekend"])
+        reader = outcome.subscriber_id
+        confirm(session, reader, Origin("confirm page"), START)
+    with sessions() as session, session.begin():
+        morning = session.scalars(select(Newsletter.id).where(Newsletter.slug == "morning")).one()
+        assert unsubscribe(session, reader, morning, Origin("link"), later) == ["Morning Digest"]
+        assert unsubscribe(session, reader, morning, Origin("link"), later) == []
+    with sessions() as session, session.begin():
+        assert unsubscribe(session, reader, None, Origin("link"), later) == ["Weekend Reads"]
+        events = session.scalars(
+            select(ConsentEvent).where(ConsentEvent.action == ConsentAction.UNSUBSCRIBE)
+        ).all()
+        assert [(e.detail["scope"], e.occurred_at) for e in events] == [
+            ("one", later),
+            ("all", later),
+        ]
+        left = session.scalars(select(Subscription).where(Subscription.subscriber_id == reader))
+        assert {(s.status, s.unsubscribed_at) for s in left} == {
+            (SubscriptionStatus.UNSUBSCRIBED, later)
+        }
+
+
+def test_changed_readers_carry_the_clock_s_time_not_the_system_s(
+    sessions: sessionmaker[Session],
+) -> None:
+    # updated_at has no onupdate: the time comes from the `now` the caller passes.
+    moved = START + timedelta(days=400)
+    with sessions() as session, session.begin():
+        reader = join(session).subscriber_id
+    with sessions() as session, session.begin():
+        change_preferences(
+            session,
+            reader,
+            community="shelbyville",
+            newsletters=["morning"],
+            origin=Origin("preferences page"),
+            wording="I agree",
+            now=moved,
+        )
+    with sessions() as session:
+        assert session.get_one(Subscriber, reader).updated_at == moved
+    erased = moved + timedelta(days=1)
+    with sessions() as session, session.begin():
+        erase_subscriber(session, "jane@example.org", erased)
+    with sessions() as session:
+        assert session.get_one(Subscriber, reader).updated_at == erased

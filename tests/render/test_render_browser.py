@@ -16,11 +16,10 @@ import pytest
 from digest.curation.sections import Section
 from digest.render.render import render_segment, web_version_html
 from tests.support import digests
-from tests.support.browser import chromium, require_chromium
+from tests.support.browser import chromium, require_chromium, screenshot_dir
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 SCREENSHOTS = {375: "digest-phone.png", 600: "digest-desktop.png"}
 PHOTO_COLOURS = [(70, 110, 150), (150, 95, 60), (80, 130, 90), (120, 90, 140)]
 
@@ -96,7 +95,9 @@ def assert_readable(facts: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("width", [320, 375, 600])
-def test_digest_fits_the_screen_with_readable_text(browser_context: Any, width: int) -> None:
+def test_digest_fits_the_screen_with_readable_text(
+    browser_context: Any, width: int, tmp_path: Path
+) -> None:
     page = open_page(browser_context, email_html(digests.sample_sections()), width)
     facts = page.evaluate(MEASURE)
     assert_readable(facts)
@@ -108,9 +109,9 @@ def test_digest_fits_the_screen_with_readable_text(browser_context: Any, width: 
     assert page.get_by_text("City council approves $4.2 million plan").is_visible()
     assert page.get_by_role("link", name="unsubscribe").is_visible()
     if width in SCREENSHOTS:
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(DOCS_IMG / SCREENSHOTS[width]), full_page=True)
-        assert (DOCS_IMG / SCREENSHOTS[width]).stat().st_size > 10_000
+        shot = screenshot_dir(tmp_path) / SCREENSHOTS[width]
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000
     page.close()
 
 

@@ -61,12 +61,8 @@ def text_part(message: Message) -> str:
 def send(
     sessions: sessionmaker[Session], settings: Settings, server: SMTPServer, kind: str, who: int
 ) -> str:
-    with (
-        transport_for_url(server.url) as transport,
-        sessions() as session,
-        session.begin(),
-    ):
-        return send_notice(session, settings, kind, who, transport, START).status
+    with transport_for_url(server.url) as transport:
+        return send_notice(sessions, settings, kind, who, transport, START).status
 
 
 def test_the_confirmation_carries_a_working_confirm_link(

@@ -110,3 +110,12 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
     page.evaluate(source)
     result = page.evaluate("async () => await axe.run(document)")
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test writes its screenshots: docs/img only when asked, so `make test` leaves the
+    work tree clean (DIGEST_TEST_UPDATE_SCREENSHOTS=1 make test refreshes the docs' images;
+    the DIGEST_TEST_ prefix survives conftest, which clears every other DIGEST_ variable)."""
+    if os.environ.get("DIGEST_TEST_UPDATE_SCREENSHOTS") == "1":
+        return Path(__file__).resolve().parents[2] / "docs" / "img"
+    return tmp_path

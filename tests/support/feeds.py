@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -11,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.ingest.clusters import ClusterIndex
+from digest.ingest.feeds import PollResult, poll_targets, record_poll
+from digest.ingest.fetch import FetchOptions, fetch_many
 from digest.ingest.parse import ParsedStory
 from digest.ingest.stories import ingest_stories
 from digest.models import Community, Feed, FeedKind, Story
@@ -98,3 +101,15 @@ def put(
     rows = session.scalars(select(Story).where(Story.feed_id == feed.id))
     by_guid = {row.guid: row for row in rows}
     return [by_guid[parsed.guid] for parsed in stories]
+
+
+def poll(
+    session: Session, feeds: Sequence[Feed], now: datetime, options: FetchOptions
+) -> list[PollResult]:
+    """A poll inside the test's own session (rolled back after the test): fetch, then record.
+
+    Digest's `poll` takes a session factory and commits; these tests keep their SAVEPOINT.
+    """
+    targets = poll_targets(feeds)
+    fetched = fetch_many([target.request for target in targets], options)
+    return record_poll(session, targets, fetched, now)

@@ -1,5 +1,6 @@
 """The editor's view and the dev outbox in headless Chromium against a real uvicorn server:
-accessibility, the live progress without JavaScript, the screenshots in docs/img, and a
+accessibility, the live progress without JavaScript, the screenshots (into docs/img when
+DIGEST_TEST_UPDATE_SCREENSHOTS=1), and a
 newcomer confirming their signup from the outbox."""
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.clock import SYSTEM_CLOCK
 from digest.models import Delivery, DeliveryStatus, Subscription
 from tests.support.admin import ADMIN_PASSWORD, Newsroom, newsroom
-from tests.support.browser import WebServer, axe_violations, chromium, require_chromium
+from tests.support.browser import (
+    WebServer,
+    axe_violations,
+    chromium,
+    require_chromium,
+    screenshot_dir,
+)
 from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.browser
 
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 CREDENTIALS = {"username": "editor", "password": ADMIN_PASSWORD}
 
 
@@ -89,18 +95,20 @@ def test_admin_pages_have_no_serious_accessibility_violation(
     assert found == {}
 
 
-def test_screenshots_of_the_signup_page_and_the_admin(server: WebServer, room: Newsroom) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+def test_screenshots_of_the_signup_page_and_the_admin(
+    server: WebServer, room: Newsroom, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path)
     with chromium(http_credentials=CREDENTIALS, viewport={"width": 1280, "height": 900}) as context:
         local_only(context, server)
         page = context.new_page()
         page.set_viewport_size({"width": 900, "height": 900})
         page.goto(server.url + "/")
-        page.screenshot(path=str(DOCS_IMG / "signup.png"), full_page=True)
+        page.screenshot(path=str(shots / "signup.png"), full_page=True)
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(server.url + "/admin/")
         page.frame_locator("iframe.live-frame").locator("progress").first.wait_for()
-        page.screenshot(path=str(DOCS_IMG / "admin.png"), full_page=True)
+        page.screenshot(path=str(shots / "admin.png"), full_page=True)
         # The preview's frames are the real digest at the two widths.
         page.goto(server.url + "/admin/preview?newsletter=morning&town=springfield")
         for kind, width in (("desktop", 600), ("phone", 375)):
@@ -110,8 +118,8 @@ def test_screenshots_of_the_signup_page_and_the_admin(server: WebServer, room: N
             assert width - 20 <= inner <= width, kind  # less a scrollbar at most
             scroll = frame.locator("html").evaluate("e => e.scrollWidth - e.clientWidth")
             assert scroll <= 0, f"{kind}: scrolls sideways by {scroll}px"
-    assert (DOCS_IMG / "signup.png").stat().st_size > 10_000
-    assert (DOCS_IMG / "admin.png").stat().st_size > 10_000
+    assert (shots / "signup.png").stat().st_size > 10_000
+    assert (shots / "admin.png").stat().st_size > 10_000
 
 
 def test_live_progress_moves_without_javascript(

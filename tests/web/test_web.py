@@ -284,6 +284,32 @@ def test_a_form_token_from_another_browser_is_refused(
     assert count(committed, Subscriber) == 0
 
 
+def test_a_planted_form_cookie_is_never_adopted(
+    make_client: MakeClient, committed: sessionmaker[Session]
+) -> None:
+    # Someone who can set a cookie for the victim's browser (a sibling subdomain, a network on
+    # http) plants a nonce they chose, then fetches a form with it to get a matching token.
+    planted = "attacker-chosen-nonce-0123456789"
+    attacker, victim = make_client(), make_client()
+    attacker.cookies.set("digest_form", planted)
+    victim.cookies.set("digest_form", planted)
+    page = attacker.get("/")
+    assert planted not in page.headers["set-cookie"]  # a fresh, signed nonce instead
+    token = form_token(page.text)
+    answer = victim.post("/signup", data={"form_token": token, **signup_fields()})
+    assert answer.status_code == 400
+    assert "send the form again" in answer.text
+    assert count(committed, Subscriber) == 0
+
+
+def test_over_https_the_form_cookie_is_host_only_and_secure(make_client: MakeClient) -> None:
+    client = make_client(base_url="https://news.example")
+    cookie = client.get("/").headers["set-cookie"]
+    assert cookie.startswith("__Host-digest_form=")
+    assert "secure" in cookie.lower()
+    assert "path=/" in cookie.lower()
+
+
 def test_a_form_sent_back_too_fast_is_refused(
     make_client: MakeClient, committed: sessionmaker[Session]
 ) -> None:
