@@ -32,6 +32,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "sweep-deliveries": {"task": "digest.sweep_deliveries", "schedule": 60.0},
     "poll-feeds": {"task": "digest.poll_feeds", "schedule": 60.0},
     "process-bounces": {"task": "digest.process_bounces", "schedule": 300.0},
+    "flush-clicks": {"task": "digest.flush_clicks", "schedule": 10.0},
+    "rank-clicks": {"task": "digest.rank_clicks", "schedule": 900.0},
 }
 
 

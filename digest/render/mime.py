@@ -23,6 +23,7 @@ from digest.errors import DigestError
 from digest.models import Newsletter
 from digest.render import links
 from digest.render.render import (
+    CLICK_TAG,
     EMAIL,
     GREETING,
     PLACEHOLDERS,
@@ -57,6 +58,8 @@ class Reader:
     subscriber_id: int
     email: str
     name: str | None = None
+    # False when the reader opted out of per-reader click counts (see links.click_tag).
+    counts_clicks: bool = True
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,11 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
         EMAIL: email,
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),
+        CLICK_TAG: links.click_tag(
+            settings,
+            now or template.date,
+            reader.subscriber_id if reader.counts_clicks and reader.delivery_id else None,
+        ),
     }
     key = reader.delivery_id if reader.delivery_id is not None else secrets.token_hex(6)
     message_id = f"<{template.message_key}.{key}@{template.domain}>"

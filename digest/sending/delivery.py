@@ -65,6 +65,7 @@ class Claimed:
     name: str | None
     attempts: int
     created_at: datetime
+    click_opt_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,13 @@ class Sender:
         return self.templates[segment_id]
 
     def send(self, template: MessageTemplate, item: Claimed, now: datetime) -> Outcome:
-        reader = Reader(item.delivery_id, item.subscriber_id, item.email, item.name)
+        reader = Reader(
+            item.delivery_id,
+            item.subscriber_id,
+            item.email,
+            item.name,
+            counts_clicks=not item.click_opt_out,
+        )
         try:
             message = compose(template, reader, now)
         except MimeError as exc:
@@ -250,12 +257,13 @@ def claim(
             Subscriber.name,
             Delivery.attempts,
             Delivery.created_at,
+            Subscriber.click_opt_out,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     ).all()
-    return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7]) for r in rows]
+    return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
 
 def send_batch(
