@@ -232,7 +232,7 @@ class TownClicks:
     delivered: int
     clicks: int
     scanner_clicks: int
-    top_stories: list[tuple[str, int]]  # (story URL, clicks), most clicked first
+    top_stories: list[tuple[str, int]]  # (story title, or its URL when gone; clicks), most first
 
     @property
     def click_rate(self) -> float | None:
@@ -256,10 +256,16 @@ def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[Town
         .order_by(LinkClicks.clicks.desc(), LinkClicks.id)
     ).all()
     towns = sorted(set(delivered) | {row.community_id for row in rows})
+    ids = {row.item_id for row in rows if row.kind == STORY and row.item_id is not None}
+    titles = dict(session.execute(select(Story.id, Story.title).where(Story.id.in_(ids))).tuples())
     report = []
     for town in towns:
         mine = [row for row in rows if row.community_id == town]
-        stories = [(row.url, row.clicks) for row in mine if row.kind == STORY and row.clicks > 0]
+        stories = [
+            (titles.get(row.item_id or 0, row.url), row.clicks)
+            for row in mine
+            if row.kind == STORY and row.clicks > 0
+        ]
         report.append(
             TownClicks(
                 community_id=town,
