@@ -173,7 +173,8 @@ def test_bodies_are_the_segment_with_only_the_personal_parts_filled_in(
         expected_text = expected_text.replace(placeholder, value)
     # After each tracked link: when the message was sent (no reader: per-reader is off).
     tag = click_tag(settings, template_for(settings, rendered).date, None)
-    assert tag.startswith("~t") and "." not in tag
+    assert tag.startswith("~t")
+    assert "." not in tag
     expected_html = expected_html.replace(CLICK_TAG, tag)
     expected_text = expected_text.replace(CLICK_TAG, tag)
     assert html == expected_html
