@@ -248,7 +248,9 @@ def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[Town
             .join(Delivery, Delivery.segment_id == EditionSegment.id)
             .where(EditionSegment.edition_id == edition_id, Delivery.status == DeliveryStatus.SENT)
             .group_by(EditionSegment.community_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     rows = session.scalars(
         select(LinkClicks)
@@ -257,7 +259,9 @@ def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[Town
     ).all()
     towns = sorted(set(delivered) | {row.community_id for row in rows})
     ids = {row.item_id for row in rows if row.kind == STORY and row.item_id is not None}
-    titles = dict(session.execute(select(Story.id, Story.title).where(Story.id.in_(ids))).tuples())
+    titles = dict(
+        session.execute(select(Story.id, Story.title).where(Story.id.in_(ids))).tuples().all()
+    )
     report = []
     for town in towns:
         mine = [row for row in rows if row.community_id == town]
