@@ -120,6 +120,8 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
+    # Outermost: a click is answered before any other middleware or the router runs.
+    app.add_middleware(clicks.FastRedirect, web=web, buffer=click_buffer)
     return app
 
 
