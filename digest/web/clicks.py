@@ -125,7 +125,7 @@ class ClickFlusher:
         self.buffer = buffer
         self.clock: Clock = web.clock
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="click-flusher", daemon=True)
+        self._thread: threading.Thread | None = None
         self._redis: Any = None
         if self.settings.redis_url:
             import redis
@@ -135,16 +135,17 @@ class ClickFlusher:
             )
 
     def start(self) -> None:
+        """Start flushing (again, after a `stop`: an app's lifespan may run more than once)."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="click-flusher", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the thread and flush what is left (the process is shutting down)."""
         self._stop.set()
-        if self._thread.is_alive():
+        if self._thread is not None:
             self._thread.join(timeout=30)
         self.flush()
-        if self._redis is not None:
-            self._redis.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.settings.click_flush_seconds):
