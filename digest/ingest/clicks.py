@@ -26,12 +26,16 @@ from digest.ingest.click_links import STORY
 from digest.models import (
     ClickBatch,
     ClickEvent,
+    Community,
     Delivery,
     DeliveryStatus,
+    Edition,
     EditionSegment,
     LinkClicks,
     PopularitySample,
     Story,
+    Subscriber,
+    SubscriberStatus,
 )
 from digest.settings import Settings
 
@@ -50,8 +54,12 @@ def add_batch(session: Session, batch: dict[str, Any], now: datetime) -> bool:
     if session.get(ClickBatch, batch["id"]) is not None:
         return False
     session.add(ClickBatch(id=batch["id"], flushed_at=now))
+    # A link stays valid after its edition, town or reader is gone: skip what names them,
+    # so one such click can never block a batch (and every batch after it) for good.
+    editions, towns, readers = _existing(session, batch)
     for edition, community, link_key, kind, item, url, last, buckets in batch["counts"]:
-        _upsert(session, edition, community, link_key, kind, item, url, last, buckets)
+        if edition in editions and community in towns:
+            _upsert(session, edition, community, link_key, kind, item, url, last, buckets)
     events = [
         ClickEvent(
             edition_id=edition,
@@ -61,10 +69,34 @@ def add_batch(session: Session, batch: dict[str, Any], now: datetime) -> bool:
             clicked_at=datetime.fromisoformat(at),
         )
         for edition, community, link_key, subscriber, at in batch["events"]
+        if edition in editions and community in towns and subscriber in readers
     ]
     session.add_all(events)
     session.flush()
     return True
+
+
+def _existing(session: Session, batch: dict[str, Any]) -> tuple[set[int], set[int], set[int]]:
+    """The batch's editions and towns that exist, and its readers who may be counted."""
+    rows = batch["counts"] + batch["events"]
+    editions = {row[0] for row in rows}
+    towns = {row[1] for row in rows}
+    readers = {row[3] for row in batch["events"]}
+    return (
+        set(session.scalars(select(Edition.id).where(Edition.id.in_(editions)))),
+        set(session.scalars(select(Community.id).where(Community.id.in_(towns)))),
+        set(
+            session.scalars(
+                select(Subscriber.id).where(
+                    Subscriber.id.in_(readers),
+                    Subscriber.status != SubscriberStatus.ERASED,
+                    Subscriber.click_opt_out.is_(False),
+                )
+            )
+        )
+        if readers
+        else set(),
+    )
 
 
 def _upsert(

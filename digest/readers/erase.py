@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from digest.addresses import email_hash, normalize_email
 from digest.models import (
+    ClickEvent,
     ConsentAction,
     Subscriber,
     SubscriberStatus,
@@ -45,6 +46,14 @@ def export_subscriber(session: Session, email: str) -> dict[str, object]:
             for s in sorted(subscriber.subscriptions, key=lambda s: s.newsletter.slug)
         ],
         "consent_events": [event_dict(session, e) for e in consent_events(session, subscriber.id)],
+        "clicks": [
+            {"edition": e.edition_id, "link": e.link_key, "clicked_at": e.clicked_at.isoformat()}
+            for e in session.scalars(
+                select(ClickEvent)
+                .where(ClickEvent.subscriber_id == subscriber.id)
+                .order_by(ClickEvent.clicked_at)
+            )
+        ],
     }
 
 
@@ -71,6 +80,8 @@ def erase_subscriber(session: Session, email: str, now: datetime) -> Erasure:
         removed = len(events)
         for event in events:
             session.delete(event)
+        # Per-reader clicks (docs/analytics.md) are personal data too; aggregates are not.
+        session.execute(delete(ClickEvent).where(ClickEvent.subscriber_id == subscriber.id))
         leave_newsletters(subscriber, now)
         subscriber.updated_at = now
         subscriber.email = None

@@ -27,6 +27,7 @@ from digest.ingest.click_links import (
     read_tag,
 )
 from digest.models import ClickEvent, Community, LinkClicks, PopularitySample, Story
+from digest.readers.erase import erase_subscriber
 from digest.render.links import with_utm
 from digest.settings import load_settings
 from tests import factories
@@ -214,3 +215,26 @@ def test_reader_events_are_pruned_after_the_retention(session: Session) -> None:
     assert pruned["events"] == 1
     assert session.scalars(select(ClickEvent.clicked_at)).all() == [NOW]
     assert session.scalars(select(LinkClicks.clicks)).all() == [2]  # aggregates stay
+
+
+def test_a_click_naming_what_is_gone_never_blocks_its_batch(session: Session) -> None:
+    edition, (town, _), made = _edition(session)
+    place = session.get_one(Community, town)
+    kept, erased, opted_out = factories.readers(
+        session, factories.newsletter(session, "e"), place, 3
+    )
+    opted_out.click_opt_out = True
+    assert kept.email is not None
+    buffer = ClickBuffer(burst_links=99)
+    target = TrackedLink(edition, town, STORY, made[0].id, made[0].url)
+    for n, reader in enumerate((kept, erased, opted_out)):
+        buffer.record(target, HUMAN, NOW, f"r{n}", subscriber_id=reader.id)
+    buffer.record(
+        TrackedLink(edition + 999, town, STORY, None, "https://gone.example/"), HUMAN, NOW, "x"
+    )
+    erase_subscriber(session, erased.email or "", NOW)
+    assert clicks.add_batch(session, _batch(buffer), NOW)
+    assert session.scalars(select(LinkClicks.clicks)).all() == [3]
+    assert session.scalars(select(ClickEvent.subscriber_id)).all() == [kept.id]
+    erase_subscriber(session, kept.email, NOW)
+    assert session.scalars(select(ClickEvent)).all() == []  # erasure removes a reader's clicks
