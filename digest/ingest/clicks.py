@@ -315,3 +315,28 @@ def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[Town
             )
         )
     return report
+
+
+@dataclass(frozen=True)
+class ItemClicks:
+    edition_id: int
+    community_id: int
+    item_id: int
+    clicks: int  # counted (scanners left out)
+
+
+def clicks_by_item(session: Session, kind: str, item_ids: list[int]) -> list[ItemClicks]:
+    """Counted clicks on links of one kind naming these items, per edition and town.
+
+    For reports such as a sponsor campaign's (kind "sponsor", the creatives' ids).
+    """
+    if not item_ids:
+        return []
+    total = func.sum(LinkClicks.clicks)
+    rows = session.execute(
+        select(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id, total)
+        .where(LinkClicks.kind == kind, LinkClicks.item_id.in_(item_ids))
+        .group_by(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id)
+        .order_by(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id)
+    )
+    return [ItemClicks(e, c, int(i), int(n or 0)) for e, c, i, n in rows]

@@ -18,6 +18,7 @@ from digest.ingest.click_buffer import (
     classify,
 )
 from digest.ingest.click_links import (
+    SPONSOR,
     STORY,
     MessageTag,
     TrackedLink,
@@ -238,3 +239,19 @@ def test_a_click_naming_what_is_gone_never_blocks_its_batch(session: Session) ->
     assert session.scalars(select(ClickEvent.subscriber_id)).all() == [kept.id]
     erase_subscriber(session, kept.email, NOW)
     assert session.scalars(select(ClickEvent)).all() == []  # erasure removes a reader's clicks
+
+
+def test_sponsor_clicks_add_up_per_edition_and_town(session: Session) -> None:
+    edition, (springfield, riverton), _made = _edition(session)
+    buffer = ClickBuffer(burst_links=99)
+    for town, times in ((springfield, 2), (riverton, 1)):
+        creative = TrackedLink(edition, town, SPONSOR, 5, "https://shop.example/")
+        for n in range(times):
+            buffer.record(creative, HUMAN, NOW, f"r{town}{n}")
+        buffer.record(creative, HEAD, NOW, "gateway")
+    clicks.add_batch(session, _batch(buffer), NOW)
+    assert clicks.clicks_by_item(session, SPONSOR, [5]) == [
+        clicks.ItemClicks(edition, springfield, 5, 2),
+        clicks.ItemClicks(edition, riverton, 5, 1),
+    ]
+    assert clicks.clicks_by_item(session, STORY, [5]) == []
