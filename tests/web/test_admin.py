@@ -392,8 +392,10 @@ def test_resume_when_the_broker_is_down_still_resumes(
 def test_edition_page_shows_towns_counts_and_live_progress(
     client: TestClient, room: Newsroom
 ) -> None:
-    html = client.get(f"/admin/editions/{room.sending}", auth=AUTH).text
-    assert f'src="/admin/live?edition={room.sending}"' in html
+    page = client.get(f"/admin/editions/{room.sending}", auth=AUTH)
+    html = page.text
+    assert page.headers["refresh"] == "3"  # the whole page is the live view while sending
+    assert "5 of 9" in html
     assert re.search(r"<td>sent</td><td class=\"num\">4</td>", html)
     assert re.search(r"<td>queued</td><td class=\"num\">4</td>", html)
     assert f'href="/admin/editions/{room.sending}/towns/riverton"' in html
