@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,11 +36,12 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 90.0) ->
 class PrivatePostgres:
     """initdb + pg_ctl as the postgres user, in `root`, on `port`; trust auth on 127.0.0.1."""
 
-    def __init__(self, root: Path, port: int = POSTGRES_PORT) -> None:
+    def __init__(self, port: int = POSTGRES_PORT) -> None:
         require_program(str(PG_BIN / "initdb"), "postgresql-15")
-        self.root, self.port = root, port
-        self.data = root / "data"
-        self.log = root / "postgres.log"
+        # Under /tmp itself: the postgres user cannot enter pytest's root-only directories.
+        self.root, self.port = Path(tempfile.mkdtemp(prefix="digest-chaos-pg-")), port
+        self.data = self.root / "data"
+        self.log = self.root / "postgres.log"
 
     @property
     def url(self) -> str:
@@ -55,7 +57,6 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         if not self.data.exists():
-            self.root.mkdir(parents=True, exist_ok=True)
             shutil.chown(self.root, "postgres", "postgres")
             os.chmod(self.root, 0o700)
             initdb = str(PG_BIN / "initdb")
@@ -71,6 +72,10 @@ class PrivatePostgres:
         if (self.data / "postmaster.pid").exists():
             pg_ctl = str(PG_BIN / "pg_ctl")
             self._as_postgres(pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class PrivateRedis:

@@ -113,7 +113,7 @@ def test_a_postgresql_restart_mid_edition_misses_and_repeats_nobody(
     beats: Callable[[dict[str, str], Path], Beat],
     tmp_path: Path,
 ) -> None:
-    postgres = PrivatePostgres(tmp_path / "pg").start()
+    postgres = PrivatePostgres().start()
     try:
         engine = make_engine(postgres.url)
         Base.metadata.create_all(engine)
@@ -146,7 +146,7 @@ def test_a_postgresql_restart_mid_edition_misses_and_repeats_nobody(
             assert dict(states.all()) == {"sent": 300}
         engine.dispose()
     finally:
-        postgres.stop()
+        postgres.remove()
 
 
 @pytest.mark.celery
