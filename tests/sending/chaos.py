@@ -121,7 +121,7 @@ class PrivateRedis:
 def _pings(client: object) -> bool:
     try:
         return bool(client.ping())  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - not up yet
+    except Exception:
         return False
 
 
