@@ -106,7 +106,7 @@ class _Run:
             self._recorded()
             if ready is None:
                 break
-            self.beat.confirmed(ready.owned, ready.asked)
+            self.beat.confirmed(ready.asked, ready.owned, ready.when)
             left = self._send_group(ready, group)
             todo.extendleft(reversed(left))
         until_answered(session, self._finish, "record")
@@ -132,11 +132,13 @@ class _Run:
             release(session, self.token, unsent, now)
             self.counts["released"] = len(unsent)
             return None
-        owned, asked = self.beat.renew_in(session)
+        # Renewing the group's rows checks that the run still owns them, in the database, just
+        # before they are sent; the heartbeat renews the rest of the batch.
+        asked, owned, when = self.beat.renew_in(session, [item.delivery_id for item in group])
         mine = [item for item in group if item.delivery_id in owned]
         hashes = [item.email_hash for item in mine if item.email_hash]
         templates = {i.segment_id: self.sender.template(session, i.segment_id, now) for i in mine}
-        return _Ready(owned, asked, suppressed_hashes(session, hashes), templates)
+        return _Ready(asked, owned, when, suppressed_hashes(session, hashes), templates)
 
     def _send_group(self, ready: _Ready, group: list[Claimed]) -> list[Claimed]:
         """Send the group's rows this run still owns; returns those left for the next round
@@ -175,8 +177,9 @@ class _Run:
 class _Ready:
     """What a group needs: the rows still owned, suppressed address hashes, the templates."""
 
-    owned: set[int]
-    asked: datetime  # when the lease was renewed
+    asked: set[int]  # the rows whose lease was renewed
+    owned: set[int]  # those of them still this run's
+    when: datetime  # when the lease was renewed
     suppressed: set[str]
     templates: dict[int, MessageTemplate]
 

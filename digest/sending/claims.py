@@ -203,10 +203,11 @@ class Heartbeat:
             until = self._until
         return until - self.clock.now() >= self.lease / 2
 
-    def confirmed(self, owned: set[int], asked_at: datetime) -> None:
-        """Record a renewal made elsewhere (the group boundary): these rows, until asked + lease."""
+    def confirmed(self, asked: set[int], owned: set[int], asked_at: datetime) -> None:
+        """Record a committed renewal of the rows `asked`: `owned` are still this run's, until
+        asked_at + lease; the others are gone and no longer renewed."""
         with self._lock:
-            self._held &= owned
+            self._held -= asked - owned
             self._until = max(self._until, asked_at + self.lease)
 
     def forget(self, delivery_ids: Iterable[int]) -> None:
@@ -214,22 +215,23 @@ class Heartbeat:
         with self._lock:
             self._held.difference_update(delivery_ids)
 
-    def renew_in(self, session: Session) -> tuple[set[int], datetime]:
-        """Renew in the caller's transaction; returns the rows still held and when it asked.
-
-        Call `confirmed` with both once that transaction has committed.
-        """
+    def renew_in(
+        self, session: Session, delivery_ids: Iterable[int] | None = None
+    ) -> tuple[set[int], set[int], datetime]:
+        """Renew `delivery_ids` (default: every row held) in the caller's transaction; returns
+        the rows asked, those still held, and when it asked. Call `confirmed` with the three
+        once that transaction has committed."""
         with self._lock:
-            held = set(self._held)
-        asked = self.clock.now()
-        return renew(session, self.token, held, asked + self.lease), asked
+            asked = set(self._held if delivery_ids is None else delivery_ids)
+        when = self.clock.now()
+        return asked, renew(session, self.token, asked, when + self.lease), when
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 with self.factory() as session:
                     with session.begin():
-                        owned, asked = self.renew_in(session)
-                    self.confirmed(owned, asked)
+                        renewal = self.renew_in(session)
+                    self.confirmed(*renewal)
             except SQLAlchemyError as exc:  # the database is away: try again next beat
                 log.warning("lease renewal failed, retrying: %s", str(exc).splitlines()[0])
