@@ -17,7 +17,7 @@ from digest.errors import DigestError
 from digest.models import Edition, EditionStatus
 from digest.sending import batches, delivery, editions
 from digest.sending.progress import controls, edition_progress
-from digest.sending.states import DELIVERY_STATE_ORDER, FINAL_EDITION_STATES
+from digest.sending.states import DELIVERY_STATE_ORDER, FINAL_EDITION_STATES, MOVES
 from digest.settings import get_settings
 
 edition_app = typer.Typer(help="Editions: build, send and control them.", no_args_is_help=True)
@@ -71,7 +71,7 @@ def send(
 
     with open_session() as session, session.begin():
         edition = editions.get_edition(session, edition_id)
-        if edition.status not in (EditionStatus.READY, EditionStatus.SENDING):
+        if edition.status not in MOVES["start"].sources:
             raise DigestError(f"cannot send edition {edition_id}: it is {edition.status}")
     send_edition.delay(edition_id)
     console.print(f"Edition {edition_id} queued for sending.")
