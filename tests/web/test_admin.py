@@ -402,6 +402,27 @@ def test_edition_page_shows_towns_counts_and_live_progress(
     assert "Today in Springfield" in html
 
 
+def test_edition_page_tells_one_story_while_sending_and_why_it_paused(
+    client: TestClient, room: Newsroom, committed: sessionmaker[Session]
+) -> None:
+    html = client.get(f"/admin/editions/{room.sending}", auth=AUTH).text
+    facts = re.search(r'<dl class="facts">.*?</dl>', html, re.S)
+    assert facts is not None
+    assert "sending" in facts.group(0)
+    assert f'action="/admin/editions/{room.sending}/pause"' in html  # Pause while sending
+    assert f'action="/admin/editions/{room.sending}/resume"' not in html
+
+    reason = "paused by the circuit breaker: 50 messages in a row refused or dropped"
+    with committed() as session, session.begin():
+        edition = session.get_one(Edition, room.sending)
+        edition.status, edition.pause_reason = EditionStatus.PAUSED, reason
+    page = client.get(f"/admin/editions/{room.sending}", auth=AUTH)
+    assert reason in page.text
+    assert "refresh" not in page.headers  # nothing moves while paused
+    assert f'action="/admin/editions/{room.sending}/resume"' in page.text
+    assert reason in client.get(f"/admin/live?edition={room.sending}", auth=AUTH).text
+
+
 def test_a_towns_segment_is_shown_as_its_web_version(client: TestClient, room: Newsroom) -> None:
     page = client.get(f"/admin/editions/{room.sent}/towns/springfield", auth=AUTH)
     assert "Springfield news" in page.text
