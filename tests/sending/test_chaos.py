@@ -59,13 +59,13 @@ def test_a_batch_slower_than_its_lease_mails_nobody_twice(
     smtp_server.handler.delay = 0.1  # a slow relay ...
     slow = {
         "mail_url": smtp_server.url,
-        "send_rate": "4",  # ... and a send rate: each 20-reader batch takes 5 s
-        "batch_size": "20",
+        "send_rate": "4",  # ... and a send rate: the one 40-reader batch takes 10 s
+        "batch_size": "40",
         "delivery_lease_seconds": "1",  # five times shorter than a batch
         "delivery_sweep_seconds": "0.3",  # and the sweep looks three times a second
     }
     first = start_worker(**slow)
-    start_worker(**slow, name="second")
+    start_worker(**slow, name="idle")  # free to take whatever the sweep hands out
     beats(worker_env(first), tmp_path / "beat")
 
     send(edition_id)
