@@ -160,3 +160,26 @@ def test_cancel_mid_send_stops_within_the_group_in_hand_and_stays_cancelled(
         edition = session.get_one(Edition, edition_id)
         with pytest.raises(DigestError):
             delivery.retry_failed(session, edition, datetime.now(UTC))
+
+
+def test_the_breaker_counts_relay_refusals_in_a_row_only() -> None:
+    from digest.sending.breaker import Breaker
+
+    breaker = Breaker(threshold=3)
+    for status in (DeliveryStatus.DEFERRED, DeliveryStatus.FAILED):
+        breaker.observe(status, "421 4.7.0 try later", from_relay=True)
+    breaker.observe(DeliveryStatus.BOUNCED, "550 5.1.1 unknown", from_relay=True)  # neutral
+    breaker.observe(DeliveryStatus.FAILED, "bad address", from_relay=False)  # ours, neutral
+    assert not breaker.tripped
+    breaker.observe(DeliveryStatus.SENT, "250 ok", from_relay=True)  # one accepted: start again
+    for _ in range(2):
+        breaker.observe(DeliveryStatus.DEFERRED, "421 4.7.0 try later", from_relay=True)
+    assert not breaker.tripped
+    breaker.observe(DeliveryStatus.DEFERRED, "421 4.7.0 try later", from_relay=True)
+    assert breaker.reason is not None
+    assert "3 messages in a row" in breaker.reason
+    assert "421 4.7.0 try later" in breaker.reason
+    never = Breaker(threshold=0)
+    for _ in range(100):
+        never.observe(DeliveryStatus.DEFERRED, "421", from_relay=True)
+    assert not never.tripped
