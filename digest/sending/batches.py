@@ -127,14 +127,16 @@ class _Run:
         record(session, self.settings, self.token, self.unrecorded, now)
         if self.breaker.reason is not None:
             states.move(session, self.edition_id, "pause", pause_reason=self.breaker.reason)
-        if _edition_status(session, self.edition_id) != EditionStatus.SENDING:
+        # Renewing the group's rows checks, in the database and in one statement, that the
+        # edition still sends and that the run still owns them, just before they are sent;
+        # the heartbeat renews the rest of the batch.
+        ids = [item.delivery_id for item in group]
+        asked, owned, when = self.beat.renew_in(session, ids, self.edition_id)
+        if not owned and _edition_status(session, self.edition_id) != EditionStatus.SENDING:
             unsent = [item.delivery_id for item in [*group, *later]]
             release(session, self.token, unsent, now)
             self.counts["released"] = len(unsent)
             return None
-        # Renewing the group's rows checks that the run still owns them, in the database, just
-        # before they are sent; the heartbeat renews the rest of the batch.
-        asked, owned, when = self.beat.renew_in(session, [item.delivery_id for item in group])
         mine = [item for item in group if item.delivery_id in owned]
         hashes = [item.email_hash for item in mine if item.email_hash]
         templates = {i.segment_id: self.sender.template(session, i.segment_id, now) for i in mine}

@@ -23,13 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import Clock
 from digest.db import is_sqlite
-from digest.models import Delivery, DeliveryStatus, Subscriber
+from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
 
 log = logging.getLogger(__name__)
 
@@ -112,18 +112,31 @@ def claim(
     return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7]) for r in rows]
 
 
-def renew(session: Session, token: str, delivery_ids: Iterable[int], until: datetime) -> set[int]:
+def renew(
+    session: Session,
+    token: str,
+    delivery_ids: Iterable[int],
+    until: datetime,
+    edition_id: int | None = None,
+) -> set[int]:
     """Extend the lease of the rows this run still holds; returns their ids (the others are
-    gone: taken back, cancelled or recorded)."""
+    gone: taken back, cancelled or recorded). With `edition_id`, only while that edition is
+    still sending (one round trip checks both)."""
     ids = list(delivery_ids)
     if not ids:
         return set()
+    still_sending = (
+        exists().where(Edition.id == edition_id, Edition.status == EditionStatus.SENDING)
+        if edition_id is not None
+        else true()
+    )
     statement = (
         update(Delivery)
         .where(
             Delivery.id.in_(ids),
             Delivery.claim_token == token,
             Delivery.status == DeliveryStatus.SENDING,
+            still_sending,
         )
         .values(lease_until=until)
         .returning(Delivery.id)
@@ -216,7 +229,10 @@ class Heartbeat:
             self._held.difference_update(delivery_ids)
 
     def renew_in(
-        self, session: Session, delivery_ids: Iterable[int] | None = None
+        self,
+        session: Session,
+        delivery_ids: Iterable[int] | None = None,
+        edition_id: int | None = None,
     ) -> tuple[set[int], set[int], datetime]:
         """Renew `delivery_ids` (default: every row held) in the caller's transaction; returns
         the rows asked, those still held, and when it asked. Call `confirmed` with the three
@@ -224,7 +240,7 @@ class Heartbeat:
         with self._lock:
             asked = set(self._held if delivery_ids is None else delivery_ids)
         when = self.clock.now()
-        return asked, renew(session, self.token, asked, when + self.lease), when
+        return asked, renew(session, self.token, asked, when + self.lease, edition_id), when
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
