@@ -6,7 +6,9 @@ Prints JSON with
 - `end_to_end`: a `--readers` edition over `--towns` towns, from `send_edition` being enqueued
   to the last delivery recorded as sent, and its ratio to the ceiling;
 - `fanout` (with `--fanout N`): creating the deliveries of an N-reader edition and enqueueing
-  its batches, with this process's peak memory.
+  its batches, with this process's peak memory;
+- `purge` (with `--purge`): folding and deleting the sent edition's deliveries as retention
+  does (batches of 5,000), its rows per second, and the table's bytes per delivery row.
 
     .venv/bin/python bench/bench_delivery.py --readers 100000 --towns 20 --fanout 1000000
 
