@@ -111,11 +111,18 @@ def outcome_of(delivery_id: int, result: SendResult, message_id: str) -> Outcome
 
 @contextmanager
 def open_sender(settings: Settings) -> Iterator[Sender]:
-    """A Sender on DIGEST_MAIL_URL under DIGEST_SEND_RATE; the connection closes on exit."""
+    """A Sender on DIGEST_MAIL_URL under DIGEST_SEND_RATE; the connection closes on exit.
+
+    It connects on the first send, not here: a relay that is down or refuses our login then
+    shows as outcomes (deferrals, a TransportError) that the circuit breaker acts on, instead
+    of a task that fails before it has claimed anything, again at every sweep.
+    """
     transport = open_transport(settings)
     limiter = open_rate_limiter(settings, transport.name)
-    with transport:
+    try:
         yield Sender(settings, transport, limiter.acquire)
+    finally:
+        transport.close()
 
 
 def start_sending(session: Session, edition: Edition, now: datetime) -> int:

@@ -183,3 +183,26 @@ def test_the_breaker_counts_relay_refusals_in_a_row_only() -> None:
     for _ in range(100):
         never.observe(DeliveryStatus.DEFERRED, "421", from_relay=True)
     assert not never.tripped
+
+
+def test_a_relay_that_is_down_pauses_the_edition_instead_of_failing_every_task(
+    committed: sessionmaker[Session],
+) -> None:
+    from tests.support.smtp import free_port
+
+    edition_id = build(committed, per_town=8, towns=1)
+    down = f"smtp://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = load_settings(mail_url=down, delivery_breaker_threshold=3)
+    with committed() as session, session.begin():
+        delivery.start_sending(session, session.get_one(Edition, edition_id), datetime.now(UTC))
+        ranges = delivery.plan_batches(session, edition_id, 100, datetime.now(UTC))
+
+    with delivery.open_sender(settings) as sender:
+        for first, last in ranges:
+            send_batch(committed, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
+
+    assert edition_status(committed, edition_id) == EditionStatus.PAUSED
+    assert counts(committed, edition_id) == Counter({"deferred": 3, "queued": 5})
+    with committed() as session:
+        reason = session.get_one(Edition, edition_id).pause_reason or ""
+    assert "cannot connect" in reason
