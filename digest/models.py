@@ -340,9 +340,13 @@ class Edition(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     skip_reason: Mapped[str | None] = mapped_column(Text)
     recipient_count: Mapped[int] = mapped_column(default=0)
+    # Why the edition paused itself (the circuit breaker), shown to editors; None otherwise.
+    pause_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # When its deliveries were folded into EditionTownCount rows (then purged): retention.
+    folded_at: Mapped[datetime | None]
 
     newsletter: Mapped[Newsletter] = relationship()
     segments: Mapped[list[EditionSegment]] = relationship(back_populates="edition")
@@ -392,6 +396,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_reply: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
+    # The batch run that holds the row while `sending`; every write of that run is fenced on it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
@@ -399,6 +405,19 @@ class Delivery(Base):
     # Set from the clock by whoever changes the row (no onupdate: it would read the system
     # clock behind the injectable one).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EditionTownCount(Base):
+    """Deliveries of an old edition in one town and state, kept after the rows are purged."""
+
+    __tablename__ = "edition_town_counts"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class Suppression(Base):

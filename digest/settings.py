@@ -76,8 +76,19 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1)
     # Results recorded per commit; a worker crash repeats at most this many messages.
     delivery_commit_every: int = Field(default=10, ge=1)
-    # Seconds a claimed delivery stays with its worker before another may take it back.
-    delivery_lease_seconds: int = Field(default=300, ge=1)
+    # Seconds a claimed delivery stays with its batch unless renewed; a working batch renews it
+    # every fifth of this, so a dead worker's rows are taken back within about this long.
+    delivery_lease_seconds: int = Field(default=30, ge=1)
+    # Seconds between sweeps (beat) that hand expired leases, due retries and lost work out again.
+    delivery_sweep_seconds: float = Field(default=10.0, gt=0)
+    # Refusals or drops in a row (no message accepted in between) after which an edition pauses
+    # itself, with the reason, instead of burning through the list (0 = never).
+    delivery_breaker_threshold: int = Field(default=50, ge=0)
+    # Days the deliveries of a finished edition are kept; older ones are folded into counts per
+    # edition, town and state, and deleted.
+    delivery_retention_days: int = Field(default=90, ge=1)
+    # Deliveries deleted per transaction by the retention purge (short locks, small WAL bursts).
+    delivery_purge_batch: int = Field(default=5000, ge=1)
     # First retry of a deferred delivery after this many seconds, doubling each attempt.
     retry_base_seconds: int = Field(default=60, ge=1)
     # A delivery still deferred this many hours after it was queued fails for good.

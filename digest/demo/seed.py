@@ -25,6 +25,7 @@ from digest.ingest.fetch import FetchOptions
 from digest.models import Community, EditionStatus, FeedKind, Newsletter, Story
 from digest.readers.imports import import_subscribers
 from digest.sending import delivery
+from digest.sending.batches import send_batch
 from digest.sending.editions import build_edition
 from digest.settings import Settings
 
@@ -124,7 +125,7 @@ def _deliver(
     sent = 0
     with delivery.open_sender(settings) as sender:
         for first, last in batches:
-            counts = delivery.send_batch(factory, settings, edition_id, first, last, sender, clock)
+            counts = send_batch(factory, settings, edition_id, first, last, sender, clock)
             sent += counts["sent"]
     return sent
 

@@ -7,7 +7,6 @@ nothing new anywhere is skipped, never sent empty.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from digest.curation.curate import curate
 from digest.curation.schedules import slot_instant, slots_between
 from digest.curation.sections import sections_to_json
-from digest.errors import DigestError, NotFoundError
+from digest.errors import NotFoundError
 from digest.models import (
     Community,
     Delivery,
@@ -33,17 +32,8 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.render.render import render_segment
+from digest.sending import states
 from digest.settings import Settings
-
-FINAL_DELIVERY_STATES = frozenset(
-    {
-        DeliveryStatus.SENT,
-        DeliveryStatus.FAILED,
-        DeliveryStatus.BOUNCED,
-        DeliveryStatus.SUPPRESSED,
-        DeliveryStatus.CANCELLED,
-    }
-)
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -139,43 +129,28 @@ def build_segment(
     return segment
 
 
-def delivery_counts(session: Session, edition_id: int) -> Counter[str]:
-    """How many deliveries of the edition are in each state."""
-    rows = session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.edition_id == edition_id)
-        .group_by(Delivery.status)
-    ).all()
-    return Counter({str(status): count for status, count in rows})
-
-
 def pause(session: Session, edition: Edition) -> None:
-    """Stop sending within the current batches; what was not sent stays queued."""
-    _require(edition, {EditionStatus.SENDING}, "pause")
-    edition.status = EditionStatus.PAUSED
+    """Stop sending within the current groups; what was not sent stays queued."""
+    states.require_move(session, edition, "pause", pause_reason=None)
 
 
 def cancel(session: Session, edition: Edition, now: datetime) -> int:
-    """Stop for good: every delivery not yet sent is cancelled. Returns how many."""
-    _require(edition, {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED}, "cancel")
-    edition.status = EditionStatus.CANCELLED
-    edition.finished_at = now
-    pending = [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
+    """Stop for good: every delivery not yet sent is cancelled. Returns how many.
+
+    Running batches see it at their next group: at most the group in hand per batch still
+    reaches the relay (and is recorded as sent, since it was).
+    """
+    states.require_move(session, edition, "cancel", finished_at=now)
     result = session.execute(
         update(Delivery)
-        .where(Delivery.edition_id == edition.id, Delivery.status.in_(pending))
+        .where(
+            Delivery.edition_id == edition.id,
+            Delivery.status.in_(states.PENDING_DELIVERY_STATES),
+        )
         .values(status=DeliveryStatus.CANCELLED, lease_until=None, updated_at=now),
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _require(edition: Edition, allowed: set[EditionStatus], action: str) -> None:
-    if edition.status not in allowed:
-        states = ", ".join(sorted(allowed))
-        raise DigestError(
-            f"cannot {action} edition {edition.id}: it is {edition.status} (only when {states})"
-        )
 
 
 @dataclass(frozen=True)
