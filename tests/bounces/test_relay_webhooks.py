@@ -62,7 +62,7 @@ class LocalSns:
 
     def sign(self, message: dict[str, Any], version: str = "1") -> dict[str, Any]:
         message = {**message, "SignatureVersion": version, "SigningCertURL": CERT_URL}
-        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
+        algorithm = hashes.SHA1() if version == "1" else hashes.SHA256()
         signature = self.key.sign(sns_signed_text(message), padding.PKCS1v15(), algorithm)
         return {**message, "Signature": base64.b64encode(signature).decode()}
 
