@@ -45,6 +45,7 @@ from digest.models import (
     Suppression,
     SuppressionReason,
 )
+from digest.readers.erase import erase_subscriber, export_subscriber
 from digest.readers.suppressions import is_suppressed
 from digest.settings import Settings, load_settings
 from digest.tokens import verp_address
@@ -585,3 +586,27 @@ def test_process_bounces_task_on_a_real_worker(
         "alice@example.net": SubscriberStatus.BOUNCED,
         "grace@yahoo.com": SubscriberStatus.COMPLAINED,
     }
+
+
+# The reader's own data
+
+
+def test_gdpr_export_lists_deliveries_and_bounces_and_erasure_forgets_the_address(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "alice@example.net")
+    delivery = sent(session, town.edition(session), subscriber)
+    process_report(session, settings, report("postfix_hard.eml", settings, delivery), "pf", NOW)
+    data = export_subscriber(session, "alice@example.net")
+    [sent_row] = data["deliveries"]  # type: ignore[misc]
+    [bounce_row] = data["bounces"]  # type: ignore[misc]
+    assert (sent_row["newsletter"], sent_row["status"]) == ("daily", "bounced")
+    assert (bounce_row["kind"], bounce_row["reason"], bounce_row["status"]) == (
+        "hard",
+        "user-unknown",
+        "5.1.1",
+    )
+    assert "alice@example.net" in bounce_row["diagnostic"]
+    erase_subscriber(session, "alice@example.net", NOW)
+    [event] = events(session)
+    assert (event.recipient, event.diagnostic, event.reason) == (None, None, "user-unknown")
