@@ -23,7 +23,7 @@ EMAIL = re.compile(
 )
 # Where the returned original message starts, in the words of each MTA.
 ORIGINAL = re.compile(
-    r"^[\s>|*=_-]*(this is a copy of the message|below this line is a copy|"
+    r"^[ \t>|*=_-]*(this is a copy of the message|below this line is a copy|"
     r"below is a copy of the original|original message (headers|follows)|"
     r"-+ ?original message ?-+|unsent message follows|undelivered message (headers )?follows|"
     r"possibly truncated original message|the header of the original message|"
@@ -52,6 +52,8 @@ BOUNCE_SUBJECT = re.compile(
 )
 BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail ?delivery|mdaemon|mailerdaemon", re.I)
 MAX_DIAGNOSTIC = 1000
+MAX_LINE = 2000
+MAX_TEXT = 200_000  # a bounce's own words are short; anything longer is an attachment
 
 
 def bounce_text(message: Message) -> str:
@@ -60,7 +62,7 @@ def bounce_text(message: Message) -> str:
     plain = [p for p in parts if p.get_content_type() == "text/plain"]
     chunks = []
     for part in plain or [p for p in parts if p.get_content_type() == "text/html"]:
-        text = part_text(part)
+        text = part_text(part)[:MAX_TEXT]
         if part.get_content_type() == "text/html":
             text = html.unescape(re.sub(r"<br\s*/?>|</(p|div|tr|li|h\d)>", "\n", text, flags=re.I))
             text = re.sub(r"<[^>]+>", " ", text)
@@ -92,8 +94,9 @@ def _addresses_in(paragraphs: list[str], ours: set[str]) -> list[str]:
     found: dict[str, str] = {}
     for paragraph in paragraphs:
         for line in paragraph.splitlines():
-            if HEADER_LINE.match(line):
+            if "@" not in line or HEADER_LINE.match(line):
                 continue  # an echoed header names us or the original, not the failure
+            line = line[:MAX_LINE]  # a hostile megabyte line must not make the scan quadratic
             for match in EMAIL.finditer(line):
                 address = match.group(0).strip(".")
                 if _not_a_recipient(address, line, match.start(), ours):

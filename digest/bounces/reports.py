@@ -20,6 +20,8 @@ from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
 
+from flufl.bounce import all_failures
+
 from digest.bounces.classify import Reason, Verdict, classify
 from digest.bounces.dsn import (
     StatusBlock,
@@ -51,6 +53,7 @@ AUTO_SUBJECT = re.compile(
     re.I,
 )
 MAX_DIAGNOSTIC = 1000
+MAX_FLUFL = 100_000
 
 
 @dataclass(frozen=True)
@@ -197,9 +200,11 @@ def _plain(message: Message, text: str, ours: set[str]) -> list[Finding]:
 
 
 def _flufl_recipient(message: Message, ours: set[str]) -> str | None:
-    from flufl.bounce import all_failures
-
+    """flufl.bounce's MTA detectors, the last resort (and only on bounces of a sane size:
+    some detectors scan every line many times)."""
     try:
+        if len(message.as_bytes()) > MAX_FLUFL:
+            return None
         temporary, permanent = all_failures(message)
     except Exception:  # the detectors meet hostile input; a bounce never stops the run
         log.exception("flufl.bounce could not read a bounce")
