@@ -172,8 +172,12 @@ def classify_reply(code: int, text: str) -> Verdict:
 
 
 def _enhanced(text: str) -> str | None:
-    found = ENHANCED.search(text)
-    return ".".join(found.groups()) if found else None
+    """The first specific enhanced code in the text, else its first generic one (x.0.0).
+
+    Exchange writes "#5.1.0 smtp;550 5.1.1 ...": the 5.1.1 is the server's own.
+    """
+    codes = [".".join(found.groups()) for found in ENHANCED.finditer(text[:4000])]
+    return next((code for code in codes if not _generic(code)), codes[0] if codes else None)
 
 
 def _generic(code: str) -> bool:

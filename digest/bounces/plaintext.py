@@ -47,10 +47,17 @@ BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|"
     r"returned (mail|to sender)|failure notice|non[- ]?delivery|could not be delivered|"
     r"not (be )?delivered|delivery error|mail delivery|nicht zustellbar|unzustellbar|"
-    r"bounce|rejected|message (blocked|refused|not sent)|failed|error|warning",
+    r"bounce|rejected|message (blocked|refused|not sent)|failed|error|warning|non remis|"
+    r"non recapitabile|onbestelbaar|no se puede entregar|olevererbar|imposs[ií]vel entregar",
     re.I,
 )
 BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail ?delivery|mdaemon|mailerdaemon", re.I)
+EVIDENCE = re.compile(
+    r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])|(?<![\d.])[45]\d\d(?![\d.])|unknown|"
+    r"not (found|exist|listed|valid|available)|no such|does not|doesn'?t|invalid|unavailable|"
+    r"full|quota|rejected|refused|denied|disabled|failed|error|undeliverable|expired",
+    re.I,
+)
 MAX_DIAGNOSTIC = 1000
 MAX_LINE = 2000
 MAX_TEXT = 200_000  # a bounce's own words are short; anything longer is an attachment
@@ -87,7 +94,16 @@ def failed_recipients(message: Message, text: str, ours: set[str]) -> list[tuple
         about = [p for p in paragraphs if address.lower() in p.lower()]
         diagnostic = " ".join(" ".join(p.split()) for p in about)
         found.append((address, diagnostic[:MAX_DIAGNOSTIC]))
-    return found
+    if named:
+        return found
+    # "Contact your administrator at help@example.com" names an address, not a failure: when
+    # some addresses come with a code or a refusal's words, only those failed.
+    with_evidence = [(address, about) for address, about in found if _evidence(about)]
+    return with_evidence or found
+
+
+def _evidence(text: str) -> bool:
+    return bool(EVIDENCE.search(text))
 
 
 def _addresses_in(paragraphs: list[str], ours: set[str]) -> list[str]:

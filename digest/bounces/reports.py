@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes
 from email.message import Message
 from email.utils import getaddresses
@@ -135,7 +135,7 @@ def read_findings(settings: Settings, message: Message) -> list[Finding]:
     if blocks is not None:
         found = _dsn_findings(blocks, text)
         if found:
-            return found
+            return _with_recipients(found, message, text, ours)
         if any(block.action in ("delivered", "relayed", "expanded") for block in blocks):
             return []  # a report of delivery: nothing failed
     relayed = _relay_json(text)
@@ -173,6 +173,24 @@ def _dsn_findings(blocks: list[StatusBlock], text: str) -> list[Finding]:
             )
         )
     return found
+
+
+def _with_recipients(
+    found: list[Finding], message: Message, text: str, ours: set[str]
+) -> list[Finding]:
+    """A DSN block without a readable recipient (`rfc822; undisclosed`) gets the one the
+    bounce's text or the returned message names, when there is exactly one to give."""
+    missing = [f for f in found if f.recipient is None]
+    if len(missing) != 1:
+        return found
+    named = {f.recipient.lower() for f in found if f.recipient}
+    candidates = [
+        a for a, _about in failed_recipients(message, text, ours) if a.lower() not in named
+    ]
+    fallback = candidates[0] if len(candidates) == 1 else original_recipient(message, ours)
+    if fallback is None or fallback.lower() in named:
+        return found
+    return [replace(f, recipient=fallback) if f.recipient is None else f for f in found]
 
 
 def _plain(message: Message, text: str, ours: set[str]) -> list[Finding]:

@@ -49,7 +49,8 @@ OVERRIDING = _compile(
         (
             r"sender address rejected|domain of sender address|sender domain|"
             r"sender (address )?(is )?(unknown|invalid|not (allowed|permitted))|"
-            r"mail from .{0,40}(rejected|refused)|return path",
+            r"mail from .{0,40}(rejected|refused)|return path|sender verif|"
+            r"verification failed for|callout verification|unverified sender",
             Reason.POLICY,
         ),
         # Mailing list managers refusing a post (Mailman, Google Groups, Sympa, LISTSERV).
@@ -60,6 +61,11 @@ OVERRIDING = _compile(
             Reason.POLICY,
         ),
         (r"auto[- ]?repl(y|ied)|out of (the )?office|automatic reply", Reason.AUTO_REPLY),
+        # The recipient's own choice to refuse us, even under a 5.1.1 (Facebook's RCP-P2).
+        (
+            r"recipient preferences|refused by (the )?recipient'?s? (rules|preferences)",
+            Reason.FILTERED,
+        ),
     )
 )
 
@@ -68,7 +74,7 @@ STRONG = _compile(
         # Throttling names recipients and reputation in passing: it goes first.
         (
             r"too many (connections|messages|recipients|concurrent|simultaneous|errors|"
-            r"invalid)|rate[- ]?limit|throttl",
+            r"invalid)|rate[- ]?limit|throttl|(sending|daily|hourly|send|message) (quota|limit)",
             Reason.RATE_LIMITED,
         ),
         (
@@ -78,7 +84,7 @@ STRONG = _compile(
             r"(has )?exceeded|mailfolder is full|not enough (storage|space) in|"
             r"exceeded storage allocation|full mailbox|"
             r"mailbox (is )?over|account is full|inbox is full|storage (is )?full|"
-            r"postfach voll|boite (aux lettres )?pleine",
+            r"postfach voll|boite (aux lettres )?pleine|\bquota\b",
             Reason.MAILBOX_FULL,
         ),
         (
@@ -121,7 +127,8 @@ STRONG = _compile(
             r"\bspf\b|dkim|dmarc|authentication (fail|requir|check)|not authenticated|"
             r"unauthenticated|auth(entication)? failure|(sender|message) (is )?not "
             r"(verified|authenticated)|\bptr\b|cannot find your (reverse )?hostname|"
-            r"reverse dns|rdns|hostname.{0,30}(lookup|resolve)",
+            r"reverse dns|rdns|hostname.{0,30}(lookup|resolve)|starttls|tls required|"
+            r"encryption required|must issue a starttls",
             Reason.SECURITY,
         ),
         (
@@ -139,7 +146,7 @@ STRONG = _compile(
             r"sorbs|listed (in|at|on|by)|reputation|(ip|address|host|domain|network|"
             r"connection|sender|you)( has| have| is| are)?( been)? (blocked|banned|denied)|"
             r"blocked (using|by|because|due)|banned|poor reputation|\[bl\d+\]|"
-            r"refused to talk|access denied|client host rejected|"
+            r"refused to talk|(?<!relay )access denied|client host rejected|"
             r"connection (was )?(refused|rejected|dropped)",
             Reason.BLOCKED,
         ),
@@ -160,14 +167,15 @@ STRONG = _compile(
         (
             r"relay(ing)? (access )?(denied|not permitted|prohibited)|unable to relay|"
             r"not permitted to relay|policy|not (allowed|authori[sz]ed|permitted)|"
-            r"prohibited|refused|administrative|restricted|not accepted here",
+            r"prohibited|refused|administrative|restricted|not accepted here|rcpthosts|"
+            r"not in my list of allowed",
             Reason.POLICY,
         ),
         (
             r"retry time(out)? (was )?exceeded|queue too long|too long in (the )?queue|"
             r"time(d)? ?out|expired|delivery time|"
             r"(could not|couldn'?t) be delivered (with|in|for) .{0,30}(hours|days)|"
-            r"giving up|gave up|undeliverable for|delivery (has )?(failed|been delayed) "
+            r"undeliverable for|delivery (has )?(failed|been delayed) "
             r"(for|after) \d+|maximum time|lifetime|no answer|unreachable|"
             r"connection (timed out|lost|reset)|lost connection|network",
             Reason.EXPIRED,

@@ -18,6 +18,7 @@ import csv
 from pathlib import Path
 
 from builders import CASES
+from cases_more import add_more_cases
 from cases_mta import add_mta_cases
 from cases_providers import add_provider_cases
 
@@ -28,6 +29,7 @@ OUT = HERE / "messages"
 def main() -> None:
     add_mta_cases()
     add_provider_cases()
+    add_more_cases()
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.eml"):
         old.unlink()

@@ -1,0 +1,219 @@
+# ruff: noqa: E501  (the corpus quotes servers' replies whole)
+"""More shapes: gateways and appliances (InterScan, McAfee, MailMarshal, Sun Messaging Server),
+Google's older plain bounces, sender verification, relaying refusals, and traps for the reader
+(an administrator's address in the text, a DSN without a readable recipient)."""
+
+from __future__ import annotations
+
+from builders import VERP, E, Expect, H, S, dsn, original, plain
+
+
+def add_more_cases() -> None:
+    r = "hugo.r@example.com"
+    plain(
+        "google_plain_permanent",
+        "Gmail",
+        "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        "Delivery Status Notification (Failure)",
+        f"Delivery to the following recipient failed permanently:\n\n     {r}\n\n"
+        "Technical details of permanent failure:\nGoogle tried to deliver your message, but it was rejected by the "
+        "server for the recipient domain example.com by mx.example.com. [192.0.2.11].\n\n"
+        f"The error that the other server returned was:\n550 5.1.1 <{r}>... User Unknown\n\n"
+        "----- Original message -----\n\n" + original(r, inline=True),
+        E(r, "user-unknown", H),
+    )
+    r = "iris.s@example.com"
+    plain(
+        "google_plain_blocked",
+        "Gmail",
+        "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        "Delivery Status Notification (Failure)",
+        f"Delivery to the following recipient failed permanently:\n\n     {r}\n\n"
+        "Technical details of permanent failure:\nGoogle tried to deliver your message, but it was rejected by the "
+        "server for the recipient domain example.com by mx.example.com. [192.0.2.12].\n\n"
+        "The error that the other server returned was:\n554 5.7.1 Service unavailable; Client host [209.85.0.1] "
+        "blocked using bl.spamcop.net\n",
+        E(r, "blocked", S),
+    )
+    r = "jon.t@corp.example.net"
+    plain(
+        "interscan_user_unknown",
+        "InterScan",
+        "postmaster@imss.corp.example.net",
+        "Mail could not be delivered",
+        "******     Message from InterScan Messaging Security Suite    ******\n\n"
+        f"Sent <<< RCPT TO:<{r}>\nReceived >>> 550 5.1.1 <{r}>... User unknown\n\n"
+        f"Unable to deliver message to <{r}>.\n\n"
+        "*************************     End of message     **********************\n",
+        E(r, "user-unknown", H),
+    )
+    r = "kim.u@corp.example.net"
+    plain(
+        "mcafee_user_unknown",
+        "McAfee",
+        "postmaster@mwg.corp.example.net",
+        "Delivery Status Notification",
+        "--- The following addresses had delivery problems ---\n\n"
+        f"<{r}>   (User unknown {r})\n\n--- Transcript of session follows ---\n"
+        f"RCPT TO:<{r}>\n550 <{r}>... User unknown\n",
+        E(r, "user-unknown", H),
+    )
+    r = "lee.v@corp.example.net"
+    plain(
+        "mailmarshal_quota",
+        "MailMarshal",
+        "MailMarshal@corp.example.net",
+        "Undeliverable Mail",
+        "Your message:\n   From:    news@springfield-times.example\n   Subject: Your Springfield digest\n\n"
+        "Could not be delivered because of\n\n552 5.2.2 Mailbox quota usage exceeded\n\n"
+        f"The following recipients were affected: \n    {r}\n\n"
+        "Please contact your system administrator at helpdesk@corp.example.net if you need help.\n",
+        E(r, "mailbox-full", S),
+    )
+    r = "mae.w@example.jp"
+    dsn(
+        "sun_messaging_server",
+        "Sun Messaging Server",
+        "Internet Mail Delivery <postmaster@mail.example.jp>",
+        "Delivery Notification: Delivery has failed",
+        "This report relates to a message you sent with the following header fields:\n\n"
+        "  Message-id: <edition-412.reader-9@springfield-times.example>\n\n"
+        f"Your message cannot be delivered to the following recipients:\n\n  Recipient address: {r}\n"
+        "  Reason: Remote SMTP server has rejected address\n"
+        f"  Diagnostic code: smtp;550 5.1.1 <{r}>... User Unknown\n  Remote system: dns;mx.example.jp\n",
+        "mail.example.jp",
+        [(r, "failed", "5.1.1", f"smtp;550 5.1.1 <{r}>... User Unknown")],
+        E(r, "user-unknown", H),
+    )
+    r = "ned.x@example.org"
+    plain(
+        "exim_sender_verify",
+        "Exim",
+        "Mail Delivery System <Mailer-Daemon@mx.springfield-times.example>",
+        "Mail delivery failed: returning message to sender",
+        "This message was created automatically by mail delivery software.\n\nA message that you sent could not "
+        "be delivered to one or more of its\nrecipients. This is a permanent error. The following address(es) failed:\n\n"
+        f"  {r}\n    host mx.example.org [192.0.2.13]\n    SMTP error from remote mail server after RCPT TO:<{r}>:\n"
+        f"    550-Verification failed for <{VERP}>\n    550-Unrouteable address\n    550 Sender verify failed\n",
+        E(r, "policy", S),
+        f"X-Failed-Recipients: {r}\n",
+    )
+    r = "olive.y@other.example"
+    plain(
+        "qmail_rcpthosts",
+        "qmail",
+        "MAILER-DAEMON@mail.example.com",
+        "failure notice",
+        "Hi. This is the qmail-send program at mail.example.com.\nI'm afraid I wasn't able to deliver your message "
+        f"to the following addresses.\nThis is a permanent error; I've given up. Sorry it didn't work out.\n\n<{r}>:\n"
+        "192.0.2.14 does not like recipient.\nRemote host said: 553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)\n"
+        "Giving up on 192.0.2.14.\n",
+        E(r, "policy", S),
+    )
+    r = "paul.z@example.net"
+    dsn(
+        "postfix_greylisted",
+        "Postfix",
+        "MAILER-DAEMON@out1.springfield-times.example",
+        "Delayed Mail (still being retried)",
+        f"<{r}>: host mx.example.net[192.0.2.15] said: 450 4.2.0 <{r}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.net.html (in reply to RCPT TO command)",
+        "out1.springfield-times.example",
+        [
+            (
+                r,
+                "delayed",
+                "4.2.0",
+                f"smtp; 450 4.2.0 <{r}>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.net.html",
+            )
+        ],
+        E(r, "rate-limited", S),
+    )
+    r = "quin.a@example.net"
+    dsn(
+        "postfix_relay_denied",
+        "Postfix",
+        "MAILER-DAEMON@out1.springfield-times.example",
+        "Undelivered Mail Returned to Sender",
+        f"<{r}>: host mx.example.net[192.0.2.16] said: 554 5.7.1 <{r}>: Relay access denied (in reply to RCPT TO command)",
+        "out1.springfield-times.example",
+        [(r, "failed", "5.7.1", f"smtp; 554 5.7.1 <{r}>: Relay access denied")],
+        E(r, "policy", S),
+    )
+    r = "rui.b@example.net"
+    dsn(
+        "dsn_undisclosed_recipient",
+        "Exchange",
+        "postmaster@example.net",
+        "Undeliverable: Your Springfield digest",
+        f"Delivery has failed to these recipients or groups:\n\n{r}\nThe email address you entered couldn't be found.",
+        "mail.example.net",
+        [
+            (
+                "undisclosed",
+                "failed",
+                "5.1.1",
+                "smtp;550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+            )
+        ],
+        E(r, "user-unknown", H),
+    )
+    r = "sol.c@ezweb.example.jp"
+    plain(
+        "japanese_carrier_unknown",
+        "KDDI",
+        "Mail Administrator <Postmaster@ezweb.example.jp>",
+        "Mail System Error - Returned Mail",
+        f"This is a MIME-encapsulated message.\n\nThe original message was received at Mon, 24 Nov 2025 15:00:02 +0900\n"
+        f"from out1.springfield-times.example [203.0.113.5]\n\n   ----- The following addresses had permanent fatal errors -----\n"
+        f"<{r}>\n\n   ----- Transcript of session follows -----\n550 Unknown user {r}\n",
+        E(r, "user-unknown", H),
+    )
+    r = "tess.d@example.com"
+    dsn(
+        "o365_starttls",
+        "Office 365",
+        "postmaster@outlook.example",
+        "Undeliverable: Your Springfield digest",
+        f"Delivery has failed to these recipients or groups:\n\n{r}\n",
+        "BN8NAM11FT012.mail.protection.outlook.com",
+        [(r, "failed", "5.7.3", "smtp;530 5.7.3 STARTTLS is required to send mail")],
+        E(r, "security", S),
+    )
+    r = "uri.e@example.com"
+    dsn(
+        "exchange_embedded_codes",
+        "Exchange",
+        "postmaster@example.com",
+        "Undeliverable: Your Springfield digest",
+        f"Delivery has failed to these recipients or groups:\n\n{r}\n",
+        "mail.example.com",
+        [(r, "failed", "5.1.0", f"smtp;550 #5.1.0 Address rejected {r}")],
+        E(r, "user-unknown", H),
+    )
+    a, b = "vera.f@example.org", "walt.g@example.org"
+    dsn(
+        "dsn_two_recipients_mixed_outcome",
+        "Sendmail",
+        "Mail Delivery Subsystem <MAILER-DAEMON@mail.example.org>",
+        "Returned mail: see transcript for details",
+        "The original message was received at Mon, 24 Nov 2025 06:00:02 GMT",
+        "mail.example.org",
+        [
+            (a, "failed", "5.2.2", f"SMTP; 552 5.2.2 <{a}>... Mailbox full"),
+            (b, "delivered", "2.0.0", "SMTP; 250 2.0.0 OK"),
+        ],
+        [Expect(a, "mailbox-full", S)],
+    )
+    r = "xena.h@example.com"
+    plain(
+        "verizon_plain",
+        "Verizon",
+        "MAILER-DAEMON@vzwpix.example",
+        "Mail delivery failed",
+        "Message could not be delivered to some recipients.\n\n"
+        f"Recipient: {r}\nReason: 5.1.1 (user unknown)\n\nPlease reply to postmaster@vzwpix.example if you feel this message to be in error.\n",
+        E(r, "user-unknown", H),
+    )
+
+
+__all__ = ["add_more_cases"]
