@@ -58,6 +58,10 @@ EVIDENCE = re.compile(
     r"full|quota|rejected|refused|denied|disabled|failed|error|undeliverable|expired",
     re.I,
 )
+# Words just before an address (25 characters) that make it ours or the original's...
+OURS_BEFORE = ("mail from", "message-id", "sender", "from:<")
+# ...and words a little further (60) that make it someone to write to, not a failure.
+HELP_BEFORE = ("contact", "administrator", "helpdesk", "help desk", "questions", "write to")
 MAX_DIAGNOSTIC = 1000
 MAX_LINE = 2000
 MAX_TEXT = 200_000  # a bounce's own words are short; anything longer is an attachment
@@ -125,9 +129,8 @@ def _not_a_recipient(address: str, line: str, at: int, ours: set[str]) -> bool:
     local, _, domain = address.rpartition("@")
     if address.lower() in ours or domain.lower() in ours or ROLES.match(local):
         return True
-    before = line[max(0, at - 25) : at].lower()
-    # "MAIL FROM:<us>", "Message-ID <...>", "sender <...>": not the recipient
-    return any(word in before for word in ("mail from", "message-id", "sender", "from:<"))
+    near, further = line[max(0, at - 25) : at].lower(), line[max(0, at - 60) : at].lower()
+    return any(w in near for w in OURS_BEFORE) or any(w in further for w in HELP_BEFORE)
 
 
 def original_recipient(message: Message, ours: set[str]) -> str | None:
