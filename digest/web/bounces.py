@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from digest.bounces.actions import apply_report, webhook_report
+from digest.bounces.classify import Reason, classify
 from digest.bounces.relays import (
     RelayEvent,
     mailgun_events,
@@ -99,20 +100,33 @@ def bounce_webhook(
     recorded = 0
     with web.transaction() as session:
         for event in body.events:
+            kind, reason = _generic_verdict(event)
             report = webhook_report(
                 web.settings,
                 relay=relay,
                 event_id=event.event_id,
-                kind=BounceKind(event.type),
+                kind=kind,
                 recipient=event.recipient,
                 return_path=event.return_path,
                 status=event.status,
                 diagnostic=event.diagnostic,
+                reason=reason,
             )
             if apply_report(session, web.settings, report, web.clock.now()) is not None:
                 recorded += 1
     accepted = BounceBatchAccepted(recorded=recorded, duplicates=len(body.events) - recorded)
     return JSONResponse(accepted.model_dump())
+
+
+def _generic_verdict(event: BounceEventIn) -> tuple[BounceKind, Reason]:
+    """The relay's type, checked by the classifier: a "hard" bounce whose server's words say
+    the fault is ours (blocked, full, too big) is soft; unreadable words keep the relay's."""
+    if event.type == "complaint":
+        return BounceKind.COMPLAINT, Reason.COMPLAINT
+    verdict = classify(event.diagnostic, event.status)
+    if event.type == "hard" and not verdict.hard and verdict.reason != Reason.UNDETERMINED:
+        return BounceKind.SOFT, verdict.reason
+    return BounceKind(event.type), verdict.reason
 
 
 # Native relay webhooks: each relay's own payload and proof of origin.

@@ -87,6 +87,7 @@ def settings(sendgrid_key: ec.EllipticCurvePrivateKey) -> Settings:
         sendgrid_webhook_public_key=base64.b64encode(public).decode(),
         mailgun_signing_key=MAILGUN_KEY,
         postmark_webhook_auth=POSTMARK_AUTH,
+        bounce_webhook_token="generic-token",
     )
 
 
@@ -392,3 +393,33 @@ def test_an_unconfigured_relay_webhook_is_off(committed: sessionmaker[Session]) 
     for relay in ("ses", "sendgrid", "mailgun", "postmark"):
         assert client.post(f"/api/webhooks/{relay}", json={}).status_code == 404
     assert BounceKind.HARD  # the enum the events use
+
+
+def test_the_generic_webhook_checks_a_relays_hard_against_the_servers_words(
+    client: TestClient, committed: sessionmaker[Session], readers: list[int]
+) -> None:
+    events = [
+        {
+            "event_id": "g-1",
+            "type": "hard",
+            "recipient": "reader0@springfield.example",
+            "status": "5.0.0",
+            "diagnostic": "554 Client host blocked using zen.spamhaus.org",
+        },
+        {
+            "event_id": "g-2",
+            "type": "hard",
+            "recipient": "reader1@springfield.example",
+            "diagnostic": "bounced",
+        },
+    ]
+    response = client.post(
+        "/api/bounces/other",
+        json={"events": events},
+        headers={"authorization": "Bearer generic-token"},
+    )
+    assert response.json() == {"recorded": 2, "duplicates": 0}
+    assert kinds(committed) == [
+        ("soft", "reader0@springfield.example", "blocked"),
+        ("hard", "reader1@springfield.example", "undetermined"),
+    ]
