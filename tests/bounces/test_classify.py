@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from digest.bounces.classify import Reason, Verdict, classify, classify_reply
 from digest.bounces.reports import read_report
+from digest.cli import app
+from digest.errors import DigestError
 from digest.models import BounceKind
 from digest.settings import load_settings
 
@@ -116,3 +119,12 @@ def test_an_administrators_address_in_the_text_is_not_a_failure() -> None:
 
 def test_a_readers_reply_acts_on_nobody() -> None:
     assert [kind for kind, _r, _why in read("not_a_bounce_human_reply")] == [BounceKind.UNKNOWN]
+
+
+def test_digest_bounces_read_shows_without_acting(tmp_path: Path) -> None:
+    [path] = CORPUS.glob("*_postfix_two_blocks_unseparated.eml")
+    result = CliRunner().invoke(app, ["bounces", "read", str(path), str(tmp_path / "none.eml")])
+    lines = result.output.splitlines()
+    assert "soft      mailbox-full    5.2.2   ivy@example.org" in lines[0]
+    assert "hard      user-unknown    5.1.1   jack@example.org" in lines[1]
+    assert isinstance(result.exception, DigestError)  # the missing file: a one-line error
