@@ -69,7 +69,10 @@ def part_text(part: Message) -> str:
         return "\n\n".join(chunks)
     body = part.get_payload(decode=True)
     if isinstance(body, bytes):
-        return body.decode(part.get_content_charset() or "utf-8", "replace")
+        try:
+            return body.decode(part.get_content_charset() or "utf-8", "replace")
+        except LookupError:  # "unknown-8bit", "x-user-defined"...: read it as UTF-8
+            return body.decode("utf-8", "replace")
     return str(payload or "")
 
 

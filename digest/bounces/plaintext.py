@@ -24,6 +24,7 @@ EMAIL = re.compile(
 # Where the returned original message starts, in the words of each MTA.
 ORIGINAL = re.compile(
     r"^[ \t>|*=_-]*(this is a copy of the message|below this line is a copy|"
+    r"enclosed (is|are) a copy|below this line is the original|"
     r"below is a copy of the original|original message (headers|follows)|"
     r"-+ ?original message ?-+|unsent message follows|undelivered message (headers )?follows|"
     r"possibly truncated original message|the header of the original message|"
