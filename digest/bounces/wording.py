@@ -49,9 +49,19 @@ OVERRIDING = _compile(
         (
             r"sender address rejected|domain of sender address|sender domain|"
             r"sender (address )?(is )?(unknown|invalid|not (allowed|permitted))|"
-            r"mail from .{0,40}(rejected|refused)|return path|sender verif|"
-            r"verification failed for|callout verification|unverified sender",
+            r"return[- ]path (address )?(is )?(rejected|invalid|refused)|sender verif|"
+            r"verification failed for|callout verification|unverified sender|"
+            r"(your|the) from (address|header|domain)|from: header|header from|envelope from",
             Reason.POLICY,
+        ),
+        # Our sending host refused ("Helo command rejected: Host not found" is not about the
+        # recipient's domain).
+        (
+            r"\b(helo|ehlo)( command| hostname| name)? (rejected|refused|denied|invalid)|"
+            r"(invalid|bad|rejected|refused) (helo|ehlo)\b|after (helo|ehlo)\b|"
+            r"client host|your (ip|host ?name|server|mail server)\b|"
+            r"reverse (dns|hostname|lookup)|\bptr\b|\brdns\b",
+            Reason.BLOCKED,
         ),
         # Mailing list managers refusing a post (Mailman, Google Groups, Sympa, LISTSERV).
         (
@@ -88,7 +98,8 @@ STRONG = _compile(
             Reason.MAILBOX_FULL,
         ),
         (
-            r"has moved|user has moved|new address|address (has )?changed|no longer at this",
+            r"has moved|user has moved|new address|address (has )?changed|no longer at this|"
+            r"user not local",
             Reason.MOVED,
         ),
         (
@@ -97,7 +108,7 @@ STRONG = _compile(
             r"not valid|invalid|unknown)|unknown domain|invalid domain|unrout(e)?able|"
             r"name service error|nxdomain|no mx|mx (record|lookup)|null mx|"
             r"does not accept (e-?)?mail|domain .{0,60}(doesn'?t|does not) exist|"
-            r"no (mail ?)?server for|unresolvable|dns (lookup )?fail",
+            r"no (mail ?)?server for|unresolvable|dns (lookup )?fail|name or service not known",
             Reason.HOST_UNKNOWN,
         ),
         (
@@ -200,7 +211,8 @@ STRONG = _compile(
 WEAK = _compile(
     (
         (
-            r"mailbox (is )?(unavailable|not available)|recipient (address )?rejected|"
+            r"(mailbox|account|address|user|recipient) (is )?(unavailable|not available|"
+            r"not present)|recipient (address )?rejected|"
             r"rejected recipient|address rejected|invalid address|bad recipient|"
             r"undeliverable address|(recipient|user|mailbox|address).{0,30}(unknown|not found)",
             Reason.USER_UNKNOWN,

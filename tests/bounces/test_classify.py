@@ -57,6 +57,21 @@ CORPUS = Path(__file__).parent / "corpus" / "messages"
         ("smtp; 550 Sorry", "5.0.0", Reason.UNDETERMINED, False),
         (None, None, Reason.UNDETERMINED, False),
         ("smtp; 550 5.1.2 Host unknown", None, Reason.HOST_UNKNOWN, True),
+        # our sending host or our From refused: "not found" there is not the reader's domain
+        (
+            "550 5.7.1 <out1.example>: Helo command rejected: Host not found",
+            None,
+            Reason.BLOCKED,
+            False,
+        ),
+        ("550 5.7.1 The domain of your From address does not exist", None, Reason.POLICY, False),
+        # ...but an EHLO line in a transcript is only a transcript
+        (
+            ">>> EHLO out1.example <<< 250 ok >>> RCPT To:<a@b.example> <<< 550 5.1.1 User unknown",
+            None,
+            Reason.USER_UNKNOWN,
+            True,
+        ),
         ("smtp; 551 5.1.6 User has moved; please try <b@example.org>", None, Reason.MOVED, True),
     ],
 )
