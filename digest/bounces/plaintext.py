@@ -49,10 +49,14 @@ BOUNCE_SUBJECT = re.compile(
     r"returned (mail|to sender)|failure notice|non[- ]?delivery|could not be delivered|"
     r"not (be )?delivered|delivery error|mail delivery|nicht zustellbar|unzustellbar|"
     r"bounce|rejected|message (blocked|refused|not sent)|failed|error|warning|non remis|"
+    r"delivery report|delayed|message could not|"
     r"non recapitabile|onbestelbaar|no se puede entregar|olevererbar|imposs[ií]vel entregar",
     re.I,
 )
-BOUNCE_SENDER = re.compile(r"mailer-daemon|postmaster|mail ?delivery|mdaemon|mailerdaemon", re.I)
+BOUNCE_SENDER = re.compile(
+    r"mailer-daemon|postmaster|mail ?delivery|mdaemon|mailerdaemon|administrator|mail router",
+    re.I,
+)
 EVIDENCE = re.compile(
     r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])|(?<![\d.])[45]\d\d(?![\d.])|unknown|"
     r"not (found|exist|listed|valid|available)|no such|does not|doesn'?t|invalid|unavailable|"
