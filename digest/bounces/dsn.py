@@ -129,16 +129,31 @@ def _status_block(fields: dict[str, str]) -> StatusBlock:
 
 
 def feedback_fields(message: Message) -> dict[str, str] | None:
-    """The fields of an ARF report's message/feedback-report part; None when there is none."""
-    for part in own_parts(message):
-        if part.get_content_type() == "message/feedback-report":
-            fields: dict[str, str] = {}
-            for line in part_text(part).splitlines():
-                found = FIELD.match(line)
-                if found and found.group(1).lower() not in fields:
-                    fields[found.group(1).lower()] = found.group(2).strip()
-            return fields
-    return None
+    """The fields of an ARF report (RFC 5965); None when the message is not one.
+
+    Read from the message/feedback-report part, or, when the report-type is declared but the
+    part is missing or mislabelled, from a text part that carries a Feedback-Type field.
+    """
+    parts = list(own_parts(message))
+    for part in parts:
+        if part.get_content_type().endswith("/feedback-report"):
+            return _fields(part_text(part))
+    declared = str(message.get_param("report-type", "")).lower() == "feedback-report"
+    for part in parts:
+        if part.get_content_maintype() == "text" and (declared or part is message):
+            fields = _fields(part_text(part))
+            if "feedback-type" in fields:
+                return fields
+    return {} if declared else None
+
+
+def _fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        found = FIELD.match(line)
+        if found and found.group(1).lower() not in fields:
+            fields[found.group(1).lower()] = found.group(2).strip()
+    return fields
 
 
 def typed_address(value: str | None) -> str | None:

@@ -242,7 +242,7 @@ def _paragraphs_about(text: str, recipient: str) -> str:
 
 def _complaint(message: Message, fields: dict[str, str]) -> Finding:
     """An ARF report (RFC 5965): `abuse` is a reader's complaint; other types are recorded."""
-    feedback_type = fields.get("feedback-type", "").strip().lower()
+    feedback_type = fields.get("feedback-type", "").split(";")[0].strip().lower()
     recipient = first_address(fields.get("original-rcpt-to")) or first_address(
         fields.get("removal-recipient")
     )
@@ -251,21 +251,29 @@ def _complaint(message: Message, fields: dict[str, str]) -> Finding:
     detail = f"feedback-type {feedback_type or 'missing'}"
     if fields.get("user-agent"):
         detail += f" from {fields['user-agent']}"
-    if feedback_type == "abuse":
+    # A feedback loop's report without a type is still a reader's complaint.
+    if feedback_type in ("abuse", ""):
         return Finding(BounceKind.COMPLAINT, recipient, Reason.COMPLAINT, None, detail)
     reason = Reason.SECURITY if feedback_type == "auth-failure" else Reason.UNDETERMINED
     return Finding(BounceKind.UNKNOWN, recipient, reason, None, detail)
 
 
 def _original_to(message: Message) -> str | None:
+    """The reported message's recipient: Microsoft's X-HmXmrOriginalRecipient, else its To."""
     for part in message.walk():
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
             payload = part.get_payload()
+            original: Message | None = None
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-                return first_address(str(payload[0].get("To", "")))
-            body = part.get_payload(decode=True)
-            if isinstance(body, bytes):
-                return first_address(str(message_from_bytes(body).get("To", "")))
+                original = payload[0]
+            else:
+                body = part.get_payload(decode=True)
+                if isinstance(body, bytes):
+                    original = message_from_bytes(body)
+            if original is not None:
+                return first_address(
+                    str(original.get("X-HmXmrOriginalRecipient") or original.get("To") or "")
+                )
     return None
 
 

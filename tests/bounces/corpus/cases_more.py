@@ -5,7 +5,7 @@ Google's older plain bounces, sender verification, relaying refusals, and traps 
 
 from __future__ import annotations
 
-from builders import VERP, E, Expect, H, S, dsn, original, plain
+from builders import CASES, VERP, Case, E, Expect, H, S, dsn, headers, original, plain
 
 
 def add_more_cases() -> None:
@@ -213,6 +213,33 @@ def add_more_cases() -> None:
         "Message could not be delivered to some recipients.\n\n"
         f"Recipient: {r}\nReason: 5.1.1 (user unknown)\n\nPlease reply to postmaster@vzwpix.example if you feel this message to be in error.\n",
         E(r, "user-unknown", H),
+    )
+
+    r = "yves.i@hotmail.example"
+    raw = headers(
+        "staff@hotmail.example", "complaint about message from 203.0.113.5", len(CASES)
+    ) + (
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="J1"\n\n'
+        "--J1\nContent-Type: text/plain\n\nThis is an email abuse report for an email message "
+        "received from IP 203.0.113.5 on Mon, 24 Nov 2025 06:00:05 +0000.\n\n"
+        "--J1\nContent-Type: text/plain\n\nFeedback-Type: abuse\nUser-Agent: JMRPFeedback/1.0\n"
+        "Version: 1\n\n--J1\nContent-Type: message/rfc822\n\n"
+        + original("undisclosed-recipients:;", inline=True).replace(
+            "X-Mailer:", f"X-HmXmrOriginalRecipient: <{r}>\nX-Mailer:"
+        )
+        + "\nHello\n--J1--\n"
+    )
+    CASES.append(
+        Case("arf_fields_in_text_part", "Outlook.com", raw, E(r, "complaint", "complaint"))
+    )
+    r = "zara.j@example.com"
+    raw = headers("fbl@isp.example", "Email Feedback Report for IP 203.0.113.5", len(CASES)) + (
+        'Content-Type: multipart/report; report-type=feedback-report; boundary="K1"\n\n'
+        "--K1\nContent-Type: text/plain\n\nA subscriber of ours marked the attached message as spam.\n\n"
+        "--K1\nContent-Type: message/rfc822\n\n" + original(r) + "\n--K1--\n"
+    )
+    CASES.append(
+        Case("arf_without_feedback_part", "Feedback loop", raw, E(r, "complaint", "complaint"))
     )
 
 
