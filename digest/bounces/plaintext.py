@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from email import message_from_string
 from email.message import Message
 from email.utils import getaddresses
@@ -139,18 +140,33 @@ def _not_a_recipient(address: str, line: str, at: int, ours: set[str]) -> bool:
 
 
 def original_recipient(message: Message, ours: set[str]) -> str | None:
-    """The To of the returned original message, when it names exactly one address not ours."""
-    for part in message.walk():
-        if part.get_content_type() not in ("message/rfc822", "text/rfc822-headers"):
-            continue
-        payload = part.get_payload()
-        headers: Message | None = None
-        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
-            headers = payload[0]
-        else:
-            headers = message_from_string(part_text(part))
+    """The To of the returned original message (attached, or pasted after the bounce's text),
+    when it names exactly one address not ours."""
+    for headers in _returned_headers(message):
         addresses = [a for _n, a in getaddresses(headers.get_all("To", [])) if "@" in a]
         addresses = [a for a in addresses if a.lower() not in ours]
         if len(addresses) == 1:
             return first_address(addresses[0])
     return None
+
+
+def _returned_headers(message: Message) -> Iterator[Message]:
+    for part in message.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                yield payload[0]
+            else:
+                yield message_from_string(part_text(part))
+    for part in own_parts(message):
+        if part.get_content_type() == "text/plain":
+            text = part_text(part)[:MAX_TEXT]
+            found = ORIGINAL.search(text)
+            if found is not None:
+                # A marker line (qmail, Exim, Exchange), then the pasted headers; or the
+                # headers themselves (Return-Path:, Received:) where there is no marker.
+                pasted = text[found.start() :]
+                marker = found.group(0).strip().lower()
+                if not marker.startswith(("return-path", "received", "message-id")):
+                    pasted = pasted.partition("\n")[2]
+                yield message_from_string(pasted.lstrip("\n"))
