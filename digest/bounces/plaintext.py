@@ -89,7 +89,9 @@ def bounce_text(message: Message) -> str:
 
 
 def looks_like_bounce(message: Message) -> bool:
-    """From a mailer daemon, or a subject that says delivery failed."""
+    """From a mailer daemon, a subject that says delivery failed, or a report's own markers."""
+    if message.get("X-Failed-Recipients") or message.get_content_type() == "multipart/report":
+        return True
     sender = str(message.get("From", "")) + " " + str(message.get("Return-Path", ""))
     return bool(BOUNCE_SENDER.search(sender) or BOUNCE_SUBJECT.search(str(message.get("Subject"))))
 
