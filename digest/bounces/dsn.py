@@ -117,7 +117,9 @@ def status_blocks(message: Message) -> list[StatusBlock] | None:
 def _status_block(fields: dict[str, str]) -> StatusBlock:
     status = fields.get("status")
     action = fields.get("action", "").split()[0].lower() if fields.get("action") else ""
-    if not action:  # some MTAs leave it out: the status class says what happened
+    if action.startswith(("fail", "delay")):  # "failure", "delayed (will retry)"
+        action = "failed" if action.startswith("fail") else "delayed"
+    elif not action:  # some MTAs leave it out: the status class says what happened
         action = {"5": "failed", "4": "delayed", "2": "delivered"}.get((status or " ")[0], "failed")
     recipient = (
         typed_address(fields.get("original-recipient"))

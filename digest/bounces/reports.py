@@ -151,15 +151,17 @@ def read_findings(settings: Settings, message: Message) -> list[Finding]:
 
 
 def _dsn_findings(blocks: list[StatusBlock], text: str) -> list[Finding]:
+    failed = [block for block in blocks if block.action in ("failed", "delayed")]
     found = []
-    for block in blocks:
-        if block.action not in ("failed", "delayed"):
-            continue  # delivered, relayed, expanded: not a failure
+    for block in failed:  # delivered, relayed, expanded: not a failure
         diagnostic = block.diagnostic or ""
         verdict = classify(diagnostic, block.status)
-        if verdict.reason == Reason.UNDETERMINED and block.recipient:
-            # The DSN said little: the human-readable part usually quotes the server.
-            extra = _paragraphs_about(text, block.recipient)
+        if verdict.reason == Reason.UNDETERMINED:
+            # The DSN said little: the human-readable part usually quotes the server, in the
+            # paragraph about the recipient (or anywhere, when only one recipient failed).
+            extra = _paragraphs_about(text, block.recipient) if block.recipient else ""
+            if not extra and len(failed) == 1:
+                extra = " ".join(text.split())[:MAX_DIAGNOSTIC]
             if extra:
                 diagnostic = f"{diagnostic} {extra}".strip()
                 verdict = classify(diagnostic, block.status)
