@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from digest.bounces.wording import OVERRIDING, STRONG, WEAK, Reason, first_match
+from digest.bounces.wording import AT_RCPT, OVERRIDING, STRONG, WEAK, Reason, first_match
 
 __all__ = ["HARD_REASONS", "Reason", "Verdict", "classify", "classify_reply"]
 
@@ -161,6 +161,9 @@ def classify(
         return Verdict(weak, evidence)
     if code is not None and not _generic(code):
         return Verdict(BY_CLASS.get(code.split(".")[1], Reason.UNDETERMINED), code)
+    permanent = (evidence or "").startswith("5")
+    if permanent and AT_RCPT.search(text):
+        return Verdict(Reason.USER_UNKNOWN, evidence)
     if reply is not None and reply in BY_REPLY:
         return Verdict(BY_REPLY[reply], evidence)
     return Verdict(Reason.UNDETERMINED, evidence)

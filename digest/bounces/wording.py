@@ -51,6 +51,7 @@ OVERRIDING = _compile(
             r"sender (address )?(is )?(unknown|invalid|not (allowed|permitted))|"
             r"return[- ]path (address )?(is )?(rejected|invalid|refused)|sender verif|"
             r"verification failed for|callout verification|unverified sender|"
+            r"but sender was rejected|"
             r"(your|the) from (address|header|domain)|from: header|header from|envelope from",
             Reason.POLICY,
         ),
@@ -59,7 +60,8 @@ OVERRIDING = _compile(
         (
             r"\b(helo|ehlo)( command| hostname| name)? (rejected|refused|denied|invalid)|"
             r"(invalid|bad|rejected|refused) (helo|ehlo)\b|after (helo|ehlo)\b|"
-            r"client host|your (ip|host ?name|server|mail server)\b|"
+            r"client host|your (ip|host ?name|server|mail server)\b|but my name was rejected|"
+            r"but greeting failed|"
             r"reverse (dns|hostname|lookup)|\bptr\b|\brdns\b",
             Reason.BLOCKED,
         ),
@@ -99,7 +101,7 @@ STRONG = _compile(
         ),
         (
             r"has moved|user has moved|new address|address (has )?changed|no longer at this|"
-            r"user not local",
+            r"user not local|no longer on (this )?server|has been replaced by",
             Reason.MOVED,
         ),
         (
@@ -218,6 +220,13 @@ WEAK = _compile(
             Reason.USER_UNKNOWN,
         ),
     )
+)
+
+
+# The recipient refused at RCPT TO, with no other explanation: a recipient the server does not
+# have (the reading of the major bounce classifiers too).
+AT_RCPT = re.compile(
+    r"in reply to rcpt to|after rcpt to|rcpt to:? ?<[^>]*>? ?<<< ?5|does not like recipient", re.I
 )
 
 

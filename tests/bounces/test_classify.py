@@ -53,6 +53,27 @@ CORPUS = Path(__file__).parent / "corpus" / "messages"
             Reason.USER_UNKNOWN,
             False,
         ),
+        # a bare permanent refusal of RCPT TO is a recipient the server does not have...
+        (
+            "<a@b.example>: host mx said: 550 Rejected (in reply to RCPT TO command)",
+            None,
+            Reason.USER_UNKNOWN,
+            True,
+        ),
+        # ...but not of our HELO, nor at the end of DATA
+        (
+            "Connected to 192.0.2.9 but my name was rejected. Remote host said: 501 5.0.0 Invalid "
+            "domain name",
+            None,
+            Reason.BLOCKED,
+            False,
+        ),
+        (
+            "<a@b.example>: host mx said: 554 Rejected (in reply to end of DATA command)",
+            None,
+            Reason.UNDETERMINED,
+            False,
+        ),
         # nothing readable is not "hard by default"
         ("smtp; 550 Sorry", "5.0.0", Reason.UNDETERMINED, False),
         (None, None, Reason.UNDETERMINED, False),
