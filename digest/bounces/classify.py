@@ -91,6 +91,8 @@ BY_REPLY: dict[int, Reason] = {
     451: Reason.SYSTEM_ERROR,
     452: Reason.SYSTEM_ERROR,
     552: Reason.MAILBOX_FULL,
+    521: Reason.HOST_UNKNOWN,  # RFC 7504: this host does not accept mail
+    556: Reason.HOST_UNKNOWN,  # RFC 7504: the domain does not accept mail (null MX)
 }
 # Wording that says the fault is ours (or nobody's): it outranks a hard code that the
 # reporting MTA derived on its own, in its `Status:` field.
