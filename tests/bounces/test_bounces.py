@@ -610,3 +610,18 @@ def test_gdpr_export_lists_deliveries_and_bounces_and_erasure_forgets_the_addres
     erase_subscriber(session, "alice@example.net", NOW)
     [event] = events(session)
     assert (event.recipient, event.diagnostic, event.reason) == (None, None, "user-unknown")
+
+
+def test_an_ses_complaint_mailed_to_the_bounce_mailbox_unsubscribes(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "bea.m@example.com")
+    [path] = (Path(__file__).parent / "corpus" / "messages").glob("*_ses_json_complaint.eml")
+    [event] = process_report(session, settings, path.read_bytes(), path.name, NOW)
+    assert (event.kind, event.reason, event.recipient) == (
+        BounceKind.COMPLAINT,
+        "complaint",
+        "bea.m@example.com",
+    )
+    assert subscriber.status == SubscriberStatus.COMPLAINED
+    assert is_suppressed(session, "bea.m@example.com")

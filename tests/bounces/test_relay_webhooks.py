@@ -423,3 +423,20 @@ def test_the_generic_webhook_checks_a_relays_hard_against_the_servers_words(
         ("soft", "reader0@springfield.example", "blocked"),
         ("hard", "reader1@springfield.example", "undetermined"),
     ]
+
+
+def test_ses_never_visits_a_subscribe_url_off_sns(client: TestClient, sns: LocalSns) -> None:
+    message = sns.sign(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "s-2",
+            "Token": "t0k",
+            "TopicArn": TOPIC,
+            "Message": "You have chosen to subscribe to the topic.",
+            "SubscribeURL": "https://attacker.example/?Action=ConfirmSubscription",
+            "Timestamp": "2025-11-24T06:00:00.000Z",
+        }
+    )
+    response = client.post("/api/webhooks/ses", content=json.dumps(message))
+    assert response.status_code == 401
+    assert sns.fetched == [CERT_URL]
