@@ -215,6 +215,105 @@ def add_more_cases() -> None:
         E(r, "user-unknown", H),
     )
 
+    for name, sender, frm, subject, body, rcpt, reason, kind in (
+        (
+            "activehunter_chkuser",
+            "Activehunter",
+            "MAILER-DAEMON@mx.example.jp",
+            "FAILURE NOTICE :",
+            "  ----- The following addresses had permanent fatal errors -----\n\n<ame.k@example.jp>\n\n"
+            " ----- Transcript of session follows -----\n550 sorry, no mailbox here by that name (#5.1.1 - chkuser)\n",
+            "ame.k@example.jp",
+            "user-unknown",
+            H,
+        ),
+        (
+            "james_no_such_user",
+            "Apache James",
+            "MAILER-DAEMON@james.example.jp",
+            "Error message",
+            "Hi. This is the James mail server at james.example.jp.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\n\nFailed recipient(s):\nbin.l@example.jp\n\n"
+            "Error message:\n550 - Requested action not taken: no such user here\n\nMessage details:\n  Subject: Your Springfield digest\n"
+            f"  MAIL FROM: {VERP}\n  RCPT TO: bin.l@example.jp\n  From: news@springfield-times.example\n  To: bin.l@example.jp\n",
+            "bin.l@example.jp",
+            "user-unknown",
+            H,
+        ),
+        (
+            "einsundeins_user_unknown",
+            "1&1",
+            "Mail Delivery System <mailer-daemon@einsundeins.example>",
+            "Mail delivery failed: returning message to sender",
+            "This message was created automatically by mail delivery software.\n\nA message that you sent could not be delivered to one or more of\n"
+            'its recipients. This is a permanent error. The following address\nfailed:\n\n"cem.m@example.de":\n\n'
+            "SMTP error from remote server after RCPT command:\nhost: mx.example.de\n"
+            "5.1.1 <cem.m@example.de>: Recipient address rejected: User unknown in virtual mailbox table\n",
+            "cem.m@example.de",
+            "user-unknown",
+            H,
+        ),
+        (
+            "au_mailbox_full",
+            "KDDI",
+            "Mail Administrator <Postmaster@au.example.jp>",
+            "Mail System Error - Returned Mail",
+            "Your mail sent on: Mon, 24 Nov 2025 15:00:00 +0900\n\nCould not be delivered to:\n<dai.n@au.example.jp>\nAs their mailbox is full.\n",
+            "dai.n@au.example.jp",
+            "mailbox-full",
+            S,
+        ),
+        (
+            "surfcontrol_no_such_user",
+            "SurfControl",
+            "postmaster@filter.example.com",
+            "Undeliverable mail",
+            "Your message could not be sent.\nA transcript of the attempts to send the message follows.\nThe number of attempts made: 1\n"
+            "Addressed To: eiji.o@example.com\n\nMon, 24 Nov 2025 06:00:45 +0000\nFailed to send to identified host,\n"
+            "eiji.o@example.com: [192.0.2.5], 550 eiji.o@example.com... No such user\n",
+            "eiji.o@example.com",
+            "user-unknown",
+            H,
+        ),
+        (
+            "qmail_sender_rejected",
+            "qmail",
+            "MAILER-DAEMON@mail.example.com",
+            "failure notice",
+            "Hi. This is the qmail-send program at mail.example.com.\nI'm afraid I wasn't able to deliver your message to the following addresses.\n"
+            "This is a permanent error; I've given up. Sorry it didn't work out.\n\n<fumi.p@example.org>:\n"
+            f"Connected to 192.0.2.3 but sender was rejected.\nRemote host said: 553 5.1.8 <{VERP}>... Domain of sender address does not exist\n",
+            "fumi.p@example.org",
+            "policy",
+            S,
+        ),
+        (
+            "messagelabs_spf",
+            "MessageLabs",
+            "MAILER-DAEMON@messagelabs.example",
+            "Delivery Status Notification (Failure)",
+            "This is an automatically generated Delivery Status Notification.\n\nDelivery to the following recipients failed.\n\n"
+            "       goro.q@example.co.uk\n\nReason: 553-SPF (Sender Policy Framework) domain authentication fail. "
+            "Refer to the Troubleshooting page for more details.\n",
+            "goro.q@example.co.uk",
+            "security",
+            S,
+        ),
+        (
+            "exchange2003_refused",
+            "Exchange",
+            "System Administrator <postmaster@corp.example.com>",
+            "Undeliverable: Your Springfield digest",
+            "Your message did not reach some or all of the intended recipients.\n\n      Subject:\tYour Springfield digest\n"
+            "      Sent:\t11/24/2025 6:00 AM\n\nThe following recipient(s) could not be reached:\n\n"
+            "      hana.r@corp.example.com on 11/24/2025 6:00 AM\n            You do not have permission to send to this recipient.  "
+            "For assistance, contact your system administrator.\n            <mx.corp.example.com #5.7.1 smtp;550 5.7.1 Requested action not taken: message refused>\n",
+            "hana.r@corp.example.com",
+            "policy",
+            S,
+        ),
+    ):
+        plain(name, sender, frm, subject, body, E(rcpt, reason, kind))
     r = "yves.i@hotmail.example"
     raw = headers(
         "staff@hotmail.example", "complaint about message from 203.0.113.5", len(CASES)
