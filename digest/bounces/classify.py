@@ -94,10 +94,11 @@ BY_REPLY: dict[int, Reason] = {
     521: Reason.HOST_UNKNOWN,  # RFC 7504: this host does not accept mail
     556: Reason.HOST_UNKNOWN,  # RFC 7504: the domain does not accept mail (null MX)
 }
-# Wording that says the fault is ours (or nobody's): it outranks a hard code that the
-# reporting MTA derived on its own, in its `Status:` field.
+# Wording that says the fault is ours, or that the address lives on (full, disabled): it
+# outranks a hard code that the reporting MTA derived on its own, in its `Status:` field.
 SENDER_SIDE = frozenset(
     {
+        Reason.SUSPENDED,
         Reason.BLOCKED,
         Reason.SPAM_DETECTED,
         Reason.SECURITY,
