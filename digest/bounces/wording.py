@@ -114,8 +114,8 @@ STRONG = _compile(
             Reason.HOST_UNKNOWN,
         ),
         (
-            r"(account|mailbox|user|address)( has been| is| was)?( temporarily| permanently)? (disabled|suspended|"
-            r"deactivated|inactive|locked|frozen|blocked|expired|closed|not active)|"
+            r"(account|mailbox|user|address)( has been| is| was)?( temporarily| permanently)? "
+            r"(disabled|suspended|deactivated|inactive|locked|frozen|blocked|expired|closed|not active)|"
             r"(disabled|suspended|inactive|deactivated|frozen|locked|closed) "
             r"(account|mailbox|user)|no longer (active|in use)|account.{0,30}(closed|expired)",
             Reason.SUSPENDED,
