@@ -115,7 +115,8 @@ STRONG = _compile(
         ),
         (
             r"(account|mailbox|user|address)( has been| is| was)?( temporarily| permanently)? "
-            r"(disabled|suspended|deactivated|inactive|locked|frozen|blocked|expired|closed|not active)|"
+            r"(disabled|suspended|deactivated|inactive|locked|frozen|blocked|expired|closed|"
+            r"not active)|"
             r"(disabled|suspended|inactive|deactivated|frozen|locked|closed) "
             r"(account|mailbox|user)|no longer (active|in use)|account.{0,30}(closed|expired)",
             Reason.SUSPENDED,
