@@ -329,11 +329,10 @@ def _our_addresses(settings: Settings, message: Message) -> set[str]:
                     for v in inner.get_all(h, [])
                 ]
     ours = {address.lower() for _n, address in getaddresses(values) if "@" in address}
-    for _n, address in getaddresses([settings.sender]):
-        ours.add(address.lower())
-        ours.add(address.rpartition("@")[2].lower())
+    # Our sender address and the VERP domain; not the sender's whole domain, whose staff may
+    # well read the newsletter too.
+    ours.update(address.lower() for _n, address in getaddresses([settings.sender]))
     ours.add(settings.bounce_domain.lower())
-    # A forwarded report's To may be the reader; never exclude what the DSN names as failed.
     return ours - {""}
 
 
