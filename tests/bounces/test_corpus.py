@@ -47,6 +47,7 @@ class Score:
     complaints_missed: list[str] = field(default_factory=list)
     reasons: int = 0
     reason_wrong: list[str] = field(default_factory=list)
+    strangers: list[str] = field(default_factory=list)  # addresses named that did not fail
 
 
 def manifest() -> dict[str, list[Row]]:
@@ -74,10 +75,13 @@ def score(settings: Settings) -> Score:
 def judge(result: Score, file: str, expected: list[Row], reports: list[BounceReport]) -> None:
     found = {normal_address(r.recipient): r for r in reports if r.recipient}
     allowed = {normal_address(e.recipient) for e in expected if e.kind in ("hard", "complaint")}
+    named = {normal_address(e.recipient) for e in expected if e.recipient}
     for report in reports:
         key = normal_address(report.recipient) if report.recipient else "-"
         if report.kind in SUPPRESSING and key not in allowed:
             result.wrong_suppressions.append(f"{file}: {report.kind} {report.recipient}")
+        if report.recipient and key not in named:
+            result.strangers.append(f"{file}: {report.recipient}")
     for row in expected:
         if not row.recipient:
             continue
@@ -129,6 +133,11 @@ def test_at_least_95_percent_of_hard_bounces_are_recognised(result: Score) -> No
 
 def test_a_recipient_is_found_for_at_least_97_percent(result: Score) -> None:
     assert len(result.recipient_missed) <= 0.03 * result.failures, result.recipient_missed
+
+
+def test_no_address_that_did_not_fail_is_named(result: Score) -> None:
+    # Administrators' addresses, our own, message ids: never a failed recipient
+    assert result.strangers == []
 
 
 def test_every_abuse_complaint_is_recognised(result: Score) -> None:
