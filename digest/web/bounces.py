@@ -140,8 +140,7 @@ MAX_BODY = 1_000_000
 WEBHOOK_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "The relay's proof of origin is missing or wrong."},
     404: {"model": ErrorBody, "description": "This relay's webhook is off (not configured)."},
-    413: {"model": ErrorBody, "description": "The body is larger than 1 MB."},
-    422: {"model": ErrorBody, "description": "The body is not the relay's payload."},
+    422: {"model": ErrorBody, "description": "The body is not the relay's payload (or over 1 MB)."},
 }
 _default_verifier = SnsVerifier()
 
