@@ -181,6 +181,7 @@ def add_suppression(
     """
     if not why.strip():
         raise DigestError("say why the address is suppressed (a reason is required)")
+    email = normalize_email(email)  # AddressError (a DigestError) for a mistyped address
     existing = session.scalars(
         select(Suppression).where(Suppression.email_hash == address_hash(email))
     ).one_or_none()

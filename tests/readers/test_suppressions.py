@@ -141,6 +141,8 @@ def test_adding_by_hand_needs_a_reason_and_is_in_the_history(session: Session) -
     jane = reader_in(session, "jane@example.org", SubscriberStatus.ACTIVE)
     with pytest.raises(DigestError, match="say why"):
         add_suppression(session, "jane@example.org", "  ", NOW, "test")
+    with pytest.raises(DigestError):
+        add_suppression(session, "jane at example", "typo", NOW, "test")
     row, created = add_suppression(session, "Jane@Example.org", "asked by phone", NOW, "test")
     again, created_again = add_suppression(session, "jane@example.org", "twice", NOW, "test")
     assert (created, created_again, again.id) == (True, False, row.id)
