@@ -47,8 +47,9 @@ OVERRIDING = _compile(
     (
         # Our envelope sender or its domain refused (Postfix 4.1.8/5.1.8, Sendmail 553 5.1.8).
         (
-            r"sender address rejected|domain of sender address|sender domain|"
-            r"sender (address )?(is )?(unknown|invalid|not (allowed|permitted))|"
+            r"sender address rejected|domain of (the )?sender|sender domain|"
+            r"sender (address )?(is )?(unknown|invalid|not (allowed|permitted|found)|"
+            r"(does not|doesn'?t) exist)|"
             r"return[- ]path (address )?(is )?(rejected|invalid|refused)|sender verif|"
             r"verification failed for|callout verification|unverified sender|"
             r"but sender was rejected|"
@@ -60,6 +61,8 @@ OVERRIDING = _compile(
         (
             r"\b(helo|ehlo)( command| hostname| name)? (rejected|refused|denied|invalid)|"
             r"(invalid|bad|rejected|refused) (helo|ehlo)\b|after (helo|ehlo)\b|"
+            r"(helo|ehlo) (domain|host ?name|name|argument)( \S+)? ((does not|doesn'?t) exist|"
+            r"not found|invalid|rejected|refused)|"
             r"client host|your (ip|host ?name|server|mail server)\b|but my name was rejected|"
             r"but greeting failed|"
             r"reverse (dns|hostname|lookup)|\bptr\b|\brdns\b",
@@ -125,10 +128,11 @@ STRONG = _compile(
             r"user unknown|unknown user|no such (user|recipient|mailbox|address|account|"
             r"local user|person|login)|(user|recipient|mailbox|address|account|addressee|"
             r"e-?mail account|login)( name)? (is )?(unknown|not found|not exist|does not exist|"
-            r"doesn'?t exist|not valid|invalid|not listed)|unknown (recipient|address|"
+            r"doesn'?t exist|not valid|invalid)|unknown (recipient|address|"
             r"mailbox|local[- ]?part|account|alias|or illegal alias)|invalid (recipient|"
             r"mailbox|user|account)|not a valid (user|mailbox|recipient|address|account)|"
-            r"(does not|doesn'?t) exist|not listed in|no mailbox (here|by that name)|"
+            r"(does not|doesn'?t) exist|no mailbox (here|by that name)|"
+            r"not listed in (the |public )?(domino|name|address|directory|names)|"
             r"mailbox (not found|unknown|does not exist|not exist)|recipient not found|"
             r"recip(ient)?notfound|user not found|addressee unknown|"
             r"(doesn'?t|does not) have an? [\w.-]+ account|no longer (valid|available|exists)|"

@@ -86,6 +86,9 @@ CORPUS = Path(__file__).parent / "corpus" / "messages"
             False,
         ),
         ("550 5.7.1 The domain of your From address does not exist", None, Reason.POLICY, False),
+        ("550 HELO domain out1.example does not exist", None, Reason.BLOCKED, False),
+        ("553 5.1.8 Sender address does not exist", None, Reason.POLICY, False),
+        ("550 5.7.1 Client address not listed in our allowed list", None, Reason.BLOCKED, False),
         # ...but an EHLO line in a transcript is only a transcript
         (
             ">>> EHLO out1.example <<< 250 ok >>> RCPT To:<a@b.example> <<< 550 5.1.1 User unknown",
