@@ -10,6 +10,7 @@ no message makes the reader crash.
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,3 +148,25 @@ def test_every_abuse_complaint_is_recognised(result: Score) -> None:
 
 def test_the_reason_agrees_for_at_least_90_percent(result: Score) -> None:
     assert len(result.reason_wrong) <= 0.10 * result.reasons, result.reason_wrong
+
+
+def summary(result: Score) -> dict[str, object]:
+    """The figures, as the issue states its targets."""
+    return {
+        "messages": result.messages,
+        "crashes": len(result.crashes),
+        "wrong_suppressions": len(result.wrong_suppressions),
+        "wrong_suppression_rate": round(len(result.wrong_suppressions) / result.messages, 4),
+        "hard_bounces": result.hard,
+        "hard_recognised": result.hard - len(result.hard_missed),
+        "failures": result.failures,
+        "recipient_found": result.failures - len(result.recipient_missed),
+        "complaints": result.complaints,
+        "complaints_recognised": result.complaints - len(result.complaints_missed),
+        "reason_agrees": result.reasons - len(result.reason_wrong),
+    }
+
+
+if __name__ == "__main__":  # python -m tests.bounces.test_corpus: the figures as JSON
+    settings = load_settings(bounce_domain="news.example", sender="news@springfield-times.example")
+    print(json.dumps(summary(score(settings)), indent=2))
