@@ -94,12 +94,13 @@ def read_report(settings: Settings, raw: bytes, source: str) -> list[BounceRepor
     """The bounces and complaints one raw report carries (at least one: `unknown` if unread)."""
     message = message_from_bytes(raw)
     ref = "sha256:" + hashlib.sha256(raw).hexdigest()
-    delivery_id = _verp_delivery(settings, message)
+    delivery_id: int | None = None
+    findings: list[Finding] = []
     try:
+        delivery_id = _verp_delivery(settings, message)
         findings = read_findings(settings, message)
     except Exception:  # hostile input must not stop the mailbox; the report is kept
-        log.exception("could not read bounce report %s; kept as unknown", source)
-        findings = []
+        log.exception("could not read all of bounce report %s; kept as unknown", source)
     if not findings:
         findings = [Finding(BounceKind.UNKNOWN, None, Reason.UNDETERMINED, None, _subject(message))]
     seen: set[str] = set()
