@@ -11,6 +11,8 @@ skipped. Authentication is not here: see `digest.bounces.signatures`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,19 @@ def _relay_says(text: str | None, status: str | None, permanent: bool, fallback:
     return verdict
 
 
+def _id(given: Any, event: dict[str, Any]) -> str:
+    """The relay's event id; for an event without one, a digest of the event itself, so that
+    posting it again still changes nothing."""
+    if given:
+        return str(given)
+    canonical = json.dumps(event, sort_keys=True, default=str).encode()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -99,9 +114,9 @@ def _ses_bounce(bounce: dict[str, Any], return_path: str | None) -> list[RelayEv
     bounce_type = str(bounce.get("bounceType", "")).lower()
     subtype = str(bounce.get("bounceSubType", "")).lower()
     permanent = bounce_type == "permanent"
-    event_id = str(bounce.get("feedbackId") or "")
+    event_id = _id(bounce.get("feedbackId"), bounce)
     events = []
-    for recipient in bounce.get("bouncedRecipients") or []:
+    for recipient in _list(bounce.get("bouncedRecipients")):
         if not isinstance(recipient, dict):
             continue
         diagnostic = _text(recipient.get("diagnosticCode"))
@@ -131,7 +146,7 @@ def _ses_bounce(bounce: dict[str, Any], return_path: str | None) -> list[RelayEv
 def _ses_complaint(complaint: dict[str, Any], return_path: str | None) -> list[RelayEvent]:
     # An ISP's complaint with no type is a reader's "this is spam" (SES: most are untyped).
     feedback_type = str(complaint.get("complaintFeedbackType") or "abuse").lower()
-    event_id = str(complaint.get("feedbackId") or "")
+    event_id = _id(complaint.get("feedbackId"), complaint)
     verdict = (
         Verdict(Reason.COMPLAINT)
         if feedback_type == "abuse"
@@ -141,7 +156,7 @@ def _ses_complaint(complaint: dict[str, Any], return_path: str | None) -> list[R
     if _text(complaint.get("userAgent")):
         detail += f" from {complaint['userAgent']}"
     events = []
-    for recipient in complaint.get("complainedRecipients") or []:
+    for recipient in _list(complaint.get("complainedRecipients")):
         if isinstance(recipient, dict):
             address = _text(recipient.get("emailAddress"))
             event = _event(
@@ -175,7 +190,7 @@ def sendgrid_events(payload: list[Any]) -> list[RelayEvent]:
         if not isinstance(item, dict):
             continue
         name = str(item.get("event", ""))
-        event_id = str(item.get("sg_event_id") or item.get("sg_message_id") or "")
+        event_id = _id(item.get("sg_event_id") or item.get("sg_message_id"), item)
         address = _text(item.get("email"))
         if name == "spamreport":
             events.append(
@@ -208,7 +223,7 @@ def mailgun_events(payload: dict[str, Any]) -> list[RelayEvent]:
     if not isinstance(data, dict):
         return []
     name = str(data.get("event", ""))
-    event_id = str(data.get("id") or "")
+    event_id = _id(data.get("id"), data)
     address = _text(data.get("recipient"))
     envelope = _dict(data.get("envelope"))
     return_path = _text(envelope.get("sender"))
@@ -266,7 +281,7 @@ POSTMARK_TYPES: dict[str, tuple[bool, Reason]] = {
 
 def postmark_events(payload: dict[str, Any]) -> list[RelayEvent]:
     record = str(payload.get("RecordType", ""))
-    event_id = str(payload.get("ID") or "")
+    event_id = _id(payload.get("ID"), payload)
     address = _text(payload.get("Email"))
     kind = str(payload.get("Type", ""))
     if record == "SpamComplaint" or kind == "SpamComplaint":
