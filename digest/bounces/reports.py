@@ -52,6 +52,12 @@ AUTO_SUBJECT = re.compile(
     r"r[ée]ponse automatique|respuesta autom|away|vacation|ooo\b)",
     re.I,
 )
+AWAY = re.compile(
+    r"out of (the )?office|on (vacation|holiday|annual leave|leave) (until|from|and)|"
+    r"away from (the|my) (office|desk)|limited access to (e-?mail|my e-?mail)|"
+    r"i am (currently )?away|i'?m (currently )?away|this is an automatic reply",
+    re.I,
+)
 MAX_DIAGNOSTIC = 1000
 MAX_FLUFL = 100_000
 
@@ -142,7 +148,7 @@ def read_findings(settings: Settings, message: Message) -> list[Finding]:
     relayed = _relay_json(text)
     if relayed is not None:
         return relayed
-    if _auto_reply(message):
+    if _auto_reply(message, text):
         sender = first_address(str(message.get("From", "")))
         detail = " ".join(str(message.get("Subject", "auto-reply")).split())
         return [Finding(BounceKind.UNKNOWN, sender, Reason.AUTO_REPLY, None, detail)]
@@ -303,16 +309,19 @@ def _from_relay(event: RelayEvent) -> Finding:
     return Finding(event.kind, event.recipient, event.reason, event.status, event.diagnostic)
 
 
-def _auto_reply(message: Message) -> bool:
-    """An out-of-office or other automatic reply (RFC 3834 headers, or the usual subjects)."""
+def _auto_reply(message: Message, text: str) -> bool:
+    """An out-of-office or other automatic reply: RFC 3834 headers, the usual subjects, or,
+    for a message that is no bounce, the usual first words."""
     submitted = str(message.get("Auto-Submitted", "")).lower()
-    if looks_like_bounce(message) and not AUTO_SUBJECT.match(str(message.get("Subject", ""))):
-        return False
+    subject = str(message.get("Subject", ""))
+    if looks_like_bounce(message):
+        return bool(AUTO_SUBJECT.match(subject))
     return (
         submitted.startswith("auto-replied")
         or any(message.get(h) for h in ("X-Autoreply", "X-Autorespond", "X-Autoresponder"))
         or str(message.get("Precedence", "")).lower() == "auto_reply"
-        or bool(AUTO_SUBJECT.match(str(message.get("Subject", ""))))
+        or bool(AUTO_SUBJECT.match(subject))
+        or bool(AWAY.search(text[:2000]))
     )
 
 

@@ -696,6 +696,14 @@ def add_lists_auto_arf() -> None:
         "I'm on vacation this week and will read your mail when I'm back.\n--\nTom\n",
         "X-Autoreply: yes\nPrecedence: bulk\n",
     )
+    auto(
+        "autoreply_body_only",
+        "Zoho",
+        "Pat Lee <pat.lee@zoho.example>",
+        "Re: Your Springfield digest for Monday, 24 November",
+        "Thank you for your email. I am currently away until 8 December with limited access to email.\n",
+        "",
+    )
     arf(
         "arf_yahoo_abuse",
         "Yahoo",
