@@ -56,7 +56,12 @@ def own_parts(message: Message) -> Iterator[Message]:
 
 
 def part_text(part: Message) -> str:
-    """A part's content as text, whether the email package parsed it into blocks or not."""
+    """A part's content as text (LF line ends), whether the email package parsed it into
+    blocks or not."""
+    return _part_text(part).replace("\r\n", "\n")
+
+
+def _part_text(part: Message) -> str:
     payload = part.get_payload()
     if isinstance(payload, list):
         chunks = []
