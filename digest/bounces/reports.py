@@ -103,8 +103,9 @@ def read_report(settings: Settings, raw: bytes, source: str) -> list[BounceRepor
     delivery_id: int | None = None
     findings: list[Finding] = []
     try:
-        delivery_id = _verp_delivery(settings, message)
-        findings = read_findings(settings, message)
+        fields = feedback_fields(message)
+        delivery_id = _verp_delivery(settings, message, fields)
+        findings = read_findings(settings, message, fields)
     except Exception:  # hostile input must not stop the mailbox; the report is kept
         log.exception("could not read all of bounce report %s; kept as unknown", source)
     if not findings:
@@ -131,9 +132,11 @@ def read_report(settings: Settings, raw: bytes, source: str) -> list[BounceRepor
     return reports
 
 
-def read_findings(settings: Settings, message: Message) -> list[Finding]:
-    """Every failure the message names, by the most structured format it is written in."""
-    fields = feedback_fields(message)
+def read_findings(
+    settings: Settings, message: Message, fields: dict[str, str] | None
+) -> list[Finding]:
+    """Every failure the message names, by the most structured format it is written in;
+    `fields` are its ARF fields (`feedback_fields`), None when it is no ARF report."""
     if fields is not None:
         return [_complaint(message, fields)]
     ours = _our_addresses(settings, message)
@@ -346,10 +349,12 @@ def _our_addresses(settings: Settings, message: Message) -> set[str]:
     return ours - {""}
 
 
-def _verp_delivery(settings: Settings, message: Message) -> int | None:
+def _verp_delivery(
+    settings: Settings, message: Message, fields: dict[str, str] | None
+) -> int | None:
     """The delivery named by the VERP address this report was sent to, if any."""
     candidates = [str(value) for name in ENVELOPE_HEADERS for value in message.get_all(name, [])]
-    fields = feedback_fields(message) or {}
+    fields = fields or {}
     if fields.get("original-mail-from"):
         candidates.append(fields["original-mail-from"])
     for part in own_parts(message):
@@ -359,7 +364,8 @@ def _verp_delivery(settings: Settings, message: Message) -> int | None:
             payload = part.get_payload()
             if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 candidates += [str(v) for v in payload[0].get_all("Return-Path", [])]
-    for _name, address in getaddresses(candidates):
+    # The same address comes in several headers; each check verifies a signature, once is enough.
+    for address in dict.fromkeys(a.strip() for _n, a in getaddresses(candidates)):
         delivery_id = delivery_id_from_verp(settings, address)
         if delivery_id is not None:
             return delivery_id
