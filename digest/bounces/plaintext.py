@@ -47,7 +47,8 @@ ROLES = re.compile(
 )
 BOUNCE_SUBJECT = re.compile(
     r"undeliver|undelivered|delivery (status|failure|failed|notification|has failed|problem)|"
-    r"returned (mail|to sender)|failure notice|non[- ]?delivery|could not be delivered|"
+    r"returned (mail|to sender)|failure notice|non[- ]?deliver|could not be delivered|"
+    r"(couldn|wasn|was not|hasn)'?t? (be(en)? )?delivered|"
     r"not (be )?delivered|delivery error|mail delivery|nicht zustellbar|unzustellbar|"
     r"bounce|rejected|message (blocked|refused|not sent)|failed|error|warning|non remis|"
     r"delivery report|delayed|message could not|"
