@@ -184,6 +184,13 @@ def _ses_complaint(complaint: dict[str, Any], return_path: str | None) -> list[R
 # SendGrid Event Webhook (a JSON array of events)
 
 
+SENDGRID_DROPPED: dict[str, Reason] = {
+    "Bounced Address": Reason.USER_UNKNOWN,
+    "Invalid": Reason.USER_UNKNOWN,
+    "Spam Reporting Address": Reason.COMPLAINT,
+}
+
+
 def sendgrid_events(payload: list[Any]) -> list[RelayEvent]:
     events = []
     for item in payload:
@@ -212,6 +219,12 @@ def sendgrid_events(payload: list[Any]) -> list[RelayEvent]:
                     Reason.BLOCKED if name == "bounce" else Reason.EXPIRED, verdict.status
                 )
             events.append(_event(event_id, address, verdict, permanent=permanent, diagnostic=reply))
+        elif name == "dropped" and str(item.get("reason", "")) in SENDGRID_DROPPED:
+            # SendGrid would not even try: its own list says the address bounced or
+            # complained before (or cannot be an address at all).
+            verdict = Verdict(SENDGRID_DROPPED[str(item["reason"])])
+            detail = f"dropped by SendGrid: {item['reason']}"
+            events.append(_event(event_id, address, verdict, permanent=True, diagnostic=detail))
     return events
 
 

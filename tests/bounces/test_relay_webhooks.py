@@ -275,6 +275,12 @@ def test_sendgrid_signed_events_map_to_the_taxonomy(
         },
         {"email": "reader2@springfield.example", "event": "spamreport", "sg_event_id": "sg-3"},
         {"email": "reader3@springfield.example", "event": "delivered", "sg_event_id": "sg-4"},
+        {
+            "email": "reader3@springfield.example",
+            "event": "dropped",
+            "sg_event_id": "sg-5",
+            "reason": "Unsubscribed Address",
+        },
     ]
     assert sendgrid_post(client, sendgrid_key, events).json() == {"recorded": 3, "duplicates": 0}
     assert sendgrid_post(client, sendgrid_key, events).json() == {"recorded": 0, "duplicates": 3}
@@ -440,3 +446,28 @@ def test_ses_never_visits_a_subscribe_url_off_sns(client: TestClient, sns: Local
     response = client.post("/api/webhooks/ses", content=json.dumps(message))
     assert response.status_code == 401
     assert sns.fetched == [CERT_URL]
+
+
+def test_sendgrid_drops_for_its_own_bounce_list_suppress_here_too(
+    client: TestClient,
+    committed: sessionmaker[Session],
+    readers: list[int],
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    events = [
+        {
+            "email": "reader0@springfield.example",
+            "event": "dropped",
+            "reason": "Bounced Address",
+            "sg_event_id": "d-1",
+        },
+        {
+            "email": "reader1@springfield.example",
+            "event": "dropped",
+            "reason": "Spam Reporting Address",
+            "sg_event_id": "d-2",
+        },
+    ]
+    assert sendgrid_post(client, sendgrid_key, events).json() == {"recorded": 2, "duplicates": 0}
+    assert reader(committed, 0) == (SubscriberStatus.BOUNCED, True)
+    assert reader(committed, 1) == (SubscriberStatus.COMPLAINED, True)
