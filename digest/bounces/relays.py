@@ -231,6 +231,13 @@ def sendgrid_events(payload: list[Any]) -> list[RelayEvent]:
 # Mailgun webhooks (one event per post: {"signature": ..., "event-data": ...})
 
 
+MAILGUN_SUPPRESSED: dict[str, Reason | None] = {
+    "suppress-bounce": Reason.USER_UNKNOWN,
+    "suppress-complaint": Reason.COMPLAINT,
+    "suppress-unsubscribe": None,
+}
+
+
 def mailgun_events(payload: dict[str, Any]) -> list[RelayEvent]:
     data = payload.get("event-data")
     if not isinstance(data, dict):
@@ -258,10 +265,17 @@ def mailgun_events(payload: dict[str, Any]) -> list[RelayEvent]:
     reply = " ".join(
         str(status.get(key) or "") for key in ("code", "enhanced-code", "message", "description")
     ).strip()
-    fallback = Reason.USER_UNKNOWN
-    if str(data.get("reason", "")) == "suppress-bounce":
-        reply = reply or "suppressed: the address bounced before"
-    verdict = _relay_says(reply, _text(status.get("enhanced-code")), permanent, fallback)
+    why = str(data.get("reason", ""))
+    if why in MAILGUN_SUPPRESSED:  # Mailgun did not try: its own list says why
+        reason = MAILGUN_SUPPRESSED[why]
+        if reason is None:
+            return []  # an address unsubscribed at Mailgun: nothing to act on here
+        verdict = Verdict(reason)
+        reply = reply or f"suppressed by Mailgun: {why}"
+    else:
+        verdict = _relay_says(
+            reply, _text(status.get("enhanced-code")), permanent, Reason.USER_UNKNOWN
+        )
     return [
         _event(
             event_id,

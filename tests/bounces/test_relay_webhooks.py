@@ -471,3 +471,29 @@ def test_sendgrid_drops_for_its_own_bounce_list_suppress_here_too(
     assert sendgrid_post(client, sendgrid_key, events).json() == {"recorded": 2, "duplicates": 0}
     assert reader(committed, 0) == (SubscriberStatus.BOUNCED, True)
     assert reader(committed, 1) == (SubscriberStatus.COMPLAINED, True)
+
+
+def test_mailgun_failures_for_its_own_lists(
+    client: TestClient, committed: sessionmaker[Session], readers: list[int]
+) -> None:
+    events = [
+        {
+            "event": "failed",
+            "severity": "permanent",
+            "reason": "suppress-complaint",
+            "id": "s-1",
+            "recipient": "reader0@springfield.example",
+        },
+        {
+            "event": "failed",
+            "severity": "permanent",
+            "reason": "suppress-unsubscribe",
+            "id": "s-2",
+            "recipient": "reader1@springfield.example",
+        },
+    ]
+    for event in events:
+        response = client.post("/api/webhooks/mailgun", json=mailgun_body(MAILGUN_KEY, event))
+        assert response.status_code == 200
+    assert kinds(committed) == [("complaint", "reader0@springfield.example", "complaint")]
+    assert reader(committed, 1) == (SubscriberStatus.ACTIVE, False)
