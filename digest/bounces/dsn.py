@@ -10,6 +10,9 @@ block starts wherever a recipient field appears again.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import quopri
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -71,7 +74,11 @@ def _part_text(part: Message) -> str:
                 inner = block.get_payload()
                 if isinstance(inner, str):
                     chunks.append(inner)
-        return "\n\n".join(chunks)
+        text = "\n\n".join(chunks)
+        encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        # The email package splits a message/delivery-status into blocks before decoding it;
+        # an encoded one comes out as one block of base64 or quoted-printable text.
+        return _decoded(text, encoding) if encoding in ("base64", "quoted-printable") else text
     body = part.get_payload(decode=True)
     if isinstance(body, bytes):
         try:
@@ -79,6 +86,17 @@ def _part_text(part: Message) -> str:
         except LookupError:  # "unknown-8bit", "x-user-defined"...: read it as UTF-8
             return body.decode("utf-8", "replace")
     return str(payload or "")
+
+
+def _decoded(text: str, encoding: str) -> str:
+    try:
+        if encoding == "base64":
+            raw = base64.b64decode("".join(text.split()))
+        else:
+            raw = quopri.decodestring(text.encode("ascii", "replace"))
+    except (binascii.Error, ValueError):
+        return text
+    return raw.decode("utf-8", "replace")
 
 
 def field_blocks(text: str) -> list[dict[str, str]]:

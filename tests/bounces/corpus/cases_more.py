@@ -5,6 +5,8 @@ Google's older plain bounces, sender verification, relaying refusals, and traps 
 
 from __future__ import annotations
 
+import base64
+
 from builders import CASES, VERP, Case, E, Expect, H, S, dsn, headers, original, plain
 
 
@@ -331,6 +333,21 @@ def add_more_cases() -> None:
     CASES.append(
         Case("arf_fields_in_text_part", "Outlook.com", raw, E(r, "complaint", "complaint"))
     )
+    r = "ana.s@example.net"
+    status = (
+        "Reporting-MTA: dns; gw.example.net\n\nFinal-Recipient: rfc822; ana.s@example.net\n"
+        "Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 Mailbox does not exist\n"
+    )
+    encoded = base64.encodebytes(status.encode()).decode()
+    raw = headers(
+        "Mail Delivery System <MAILER-DAEMON@gw.example.net>", "Undelivered Mail", len(CASES)
+    ) + (
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="G1"\n\n'
+        "--G1\nContent-Type: text/plain\n\nYour message could not be delivered.\n\n"
+        f"--G1\nContent-Type: message/delivery-status\nContent-Transfer-Encoding: base64\n\n{encoded}\n"
+        f"--G1\nContent-Type: text/rfc822-headers\n\n{original(r)}\n--G1--\n"
+    )
+    CASES.append(Case("dsn_base64_status_part", "Gateway", raw, E(r, "user-unknown", H)))
     r = "zara.j@example.com"
     raw = headers("fbl@isp.example", "Email Feedback Report for IP 203.0.113.5", len(CASES)) + (
         'Content-Type: multipart/report; report-type=feedback-report; boundary="K1"\n\n'
