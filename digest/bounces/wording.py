@@ -99,7 +99,9 @@ STRONG = _compile(
             r"(has )?exceeded|mailfolder is full|not enough (storage|space) in|"
             r"exceeded storage allocation|full mailbox|"
             r"mailbox (is )?over|account is full|inbox is full|storage (is )?full|"
-            r"postfach voll|boite (aux lettres )?pleine|\bquota\b",
+            r"postfach voll|bo[iî]te (aux lettres )?pleine|\bquota\b|"
+            # Japanese carriers and ISPs: "capacity exceeded", "mailbox is full"
+            r"容量.{0,10}(超|オーバー|一杯|いっぱい)|メールボックス.{0,6}(一杯|いっぱい|満杯)",
             Reason.MAILBOX_FULL,
         ),
         (
@@ -138,7 +140,10 @@ STRONG = _compile(
             r"(doesn'?t|does not) have an? [\w.-]+ account|no longer (valid|available|exists)|"
             r"bad destination mailbox|not our customer|invalid mailbox|"
             r"unknown or invalid|user does not exist|no account|not a known user|"
-            r"nicht vorhanden|unbekannt|n'existe pas",
+            r"nicht vorhanden|unbekannt|existiert nicht|n'existe pas|\bno existe|"
+            r"n[aã]o existe|non esiste|"
+            # Japanese: "does not exist", "unknown address", "no such user"
+            r"存在しません|宛先不明|ユーザ.{0,6}(いません|不明)",
             Reason.USER_UNKNOWN,
         ),
         (
@@ -150,7 +155,7 @@ STRONG = _compile(
             Reason.SECURITY,
         ),
         (
-            r"virus|malware|infected|attachment.{0,30}(blocked|not allowed|prohibited)",
+            r"virus|malware|infected|attachment.{0,30}(blocked|not allowed|prohibited)|受信拒否",
             Reason.FILTERED,
         ),
         (
