@@ -93,6 +93,8 @@ class ConsentAction(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     COMPLAINT = "complaint"
     ERASE = "erase"
+    SUPPRESS = "suppress"  # an operator put the address on the suppression list
+    UNSUPPRESS = "unsuppress"  # an operator lifted its suppression, with a reason
 
 
 class EditionStatus(enum.StrEnum):
@@ -453,6 +455,8 @@ class BounceEvent(Base):
     )
     recipient: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[str | None] = mapped_column(String(32))  # enhanced status code, e.g. 5.1.1
+    # The classifier's reason (digest.bounces.classify.Reason), e.g. user-unknown.
+    reason: Mapped[str | None] = mapped_column(String(32))
     diagnostic: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
     message_ref: Mapped[str] = mapped_column(String(400), unique=True)

@@ -124,10 +124,25 @@ class Settings(BaseSettings):
     # Shared secret a relay sends as "Authorization: Bearer ..." to POST /api/bounces/RELAY;
     # empty turns the bounce webhook off.
     bounce_webhook_token: str | None = Field(default=None, repr=False)
-    # Soft bounces within soft_bounce_days after which an address is suppressed.
+    # Soft bounces (recipient-side: full mailbox, disabled account, expired...) in distinct
+    # editions after which an address is suppressed with reason "soft-bounce limit".
     soft_bounce_limit: int = Field(default=3, ge=1)
-    # Days over which soft bounces are counted towards soft_bounce_limit.
-    soft_bounce_days: int = Field(default=30, ge=1)
+    # ...but only once the first and the last of them are at least this many days apart.
+    soft_bounce_days: int = Field(default=7, ge=0)
+    # Soft bounces older than this many days are forgotten (a reader who bounced on holiday
+    # last spring starts from zero).
+    soft_bounce_window_days: int = Field(default=30, ge=1)
+    # Amazon SES via SNS: the topic ARNs (comma-separated) whose notifications are accepted at
+    # POST /api/webhooks/ses; empty turns that webhook off.
+    ses_topic_arns: str | None = None
+    # SendGrid Event Webhook: the verification key (base64 public key) of its signed events,
+    # for POST /api/webhooks/sendgrid; empty turns that webhook off.
+    sendgrid_webhook_public_key: str | None = None
+    # Mailgun: the HTTP webhook signing key, for POST /api/webhooks/mailgun; empty turns it off.
+    mailgun_signing_key: str | None = Field(default=None, repr=False)
+    # Postmark: the basic-auth user:password set in the webhook's URL, for
+    # POST /api/webhooks/postmark; empty turns that webhook off.
+    postmark_webhook_auth: str | None = Field(default=None, repr=False)
     # Seconds one feed fetch may take in all (connect, redirects, body) before it counts as failed.
     feed_timeout: float = Field(default=20.0, gt=0)
     # Largest feed body read, in bytes; a larger feed is refused and reported.
