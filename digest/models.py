@@ -234,6 +234,11 @@ class Newsletter(Base):
     template: Mapped[str] = mapped_column(String(100), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Curation weights (digest.curation.weights) and the subject and preheader templates
+    # (digest.curation.subjects); empty means the defaults.
+    weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject_template: Mapped[str] = mapped_column(String(200), default="")
+    preheader_template: Mapped[str] = mapped_column(String(200), default="")
 
 
 def _email_hash_default(context: Any) -> str | None:

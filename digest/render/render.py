@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from premailer import Premailer
 
 from digest.curation.sections import Section, StoryCard
+from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
 from digest.ingest.story_text import one_line, plain_text, safe_url, truncate
 from digest.models import Community, Newsletter
@@ -282,7 +283,7 @@ def render_segment(
             dropped,
             HTML_BUDGET_BYTES,
         )
-    subject, preheader = subject_and_preheader(newsletter, kept)
+    subject, preheader = subject_and_preheader(newsletter, community, kept, edition_date)
     return RenderedSegment(subject, preheader, html, text, kept, dropped, size, styles)
 
 
@@ -301,7 +302,7 @@ def digest_context(
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
     views = section_views(sections, edition_date, _zone(community))
-    subject, preheader = subject_and_preheader(newsletter, sections)
+    subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
     web_url = (
         links.web_version_url(settings, newsletter.slug, edition_id, community.slug)
         if edition_id is not None
@@ -381,20 +382,48 @@ def _count(sections: list[Section]) -> int:
     return sum(len(section.stories) for section in sections)
 
 
-def subject_and_preheader(newsletter: Newsletter, sections: list[Section]) -> tuple[str, str]:
-    """Subject: the newsletter and its lead headline; preheader: the next headlines."""
+def subject_and_preheader(
+    newsletter: Newsletter, community: Community, sections: list[Section], edition_date: date
+) -> tuple[str, str]:
+    """Each town's own subject and preheader, from the newsletter's templates.
+
+    The lead is the town's best story of its own (its site's copy) when it has one, else the
+    edition's top story; the preheader carries the next headlines (digest.curation.subjects).
+    """
     name = one_line(newsletter.name, 60)
     cards = sorted(
         (card for section in sections for card in section.stories), key=lambda card: card.rank
     )
-    titles = [plain_text(card.title) for card in cards]
-    titles = [title for title in titles if title]
-    if not titles:
+    cards = [card for card in cards if plain_text(card.title)]
+    if not cards:
         return name, f"The latest news from {name}"
-    subject = truncate(f"{name}: {titles[0]}", SUBJECT_LIMIT)
-    rest = titles[1:4]
-    preheader = "Also: " + " · ".join(rest) if rest else titles[0]
-    return subject, truncate(preheader, PREHEADER_LIMIT)
+    own = [card for card in cards if card.community_id == community.id]
+    lead = own[0] if own else cards[0]
+    rest = [plain_text(card.title) for card in cards if card is not lead]
+    values = {
+        "town": one_line(community.name, 60),
+        "newsletter": name,
+        "date": f"{edition_date:%A} {edition_date.day} {edition_date:%B}",
+        "lead": plain_text(lead.title),
+        "count": str(len(cards)),
+        "more": str(len(rest)),
+        "and_more": f", and {len(rest)} more" if rest else "",
+        "next": " · ".join(rest[:3]),
+    }
+    subject = fill(newsletter.subject_template or DEFAULT_SUBJECT, values)
+    preheader = fill(newsletter.preheader_template or DEFAULT_PREHEADER, values).strip()
+    return _fit_subject(subject, values), truncate(preheader or values["lead"], PREHEADER_LIMIT)
+
+
+def _fit_subject(subject: str, values: dict[str, str]) -> str:
+    """At most SUBJECT_LIMIT characters, shortening the lead first so ", and 8 more" stays."""
+    one = " ".join(subject.split())
+    if len(one) <= SUBJECT_LIMIT or values["lead"] not in one:
+        return truncate(one, SUBJECT_LIMIT)
+    room = SUBJECT_LIMIT - (len(one) - len(values["lead"]))
+    if room < 20:
+        return truncate(one, SUBJECT_LIMIT)
+    return one.replace(values["lead"], truncate(values["lead"], room), 1)
 
 
 def normalize_text(text: str) -> str:

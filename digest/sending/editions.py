@@ -120,7 +120,10 @@ def build_segment(
         community_id=town.id,
         send_at=slot_instant(edition.slot, town.timezone),
     )
-    curation = curate(session, newsletter, town, now)
+    # Curated for the slot: an edition built ahead sees what is known now; one built late
+    # sees everything up to now.
+    at = max(now, segment.send_at)
+    curation = curate(session, newsletter, town, at, slot=edition.slot)
     if curation.skip_reason is not None:
         segment.skip_reason = curation.skip_reason
         return segment
@@ -196,23 +199,25 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     grace = timedelta(minutes=settings.schedule_grace_minutes)
     to_send: set[int] = set()
     missed: list[str] = []
+    touched: dict[int, Edition] = {}
     letters = session.scalars(
         select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
     )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
-            last = _last_slot_instant(session, newsletter, town) or newsletter.created_at
+            last = last_slot_instant(session, newsletter, town) or newsletter.created_at
             after = max(last, now - LOOKBACK)
             for slot in slots_between(newsletter.schedule, town.timezone, after, now):
-                edition = _edition_for_slot(session, newsletter, slot, now)
+                edition = edition_for_slot(session, newsletter, slot, now)
+                touched[edition.id] = edition
                 late = now - slot_instant(slot, town.timezone)
                 if late > grace:
                     reason = f"missed: due {late} ago, beyond the grace period of {grace}"
-                    _add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    add_segment(session, _skipped_segment(edition, town, slot, reason))
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
-                if _add_segment(session, segment) and segment.skip_reason is None:
+                if add_segment(session, segment) and segment.skip_reason is None:
                     if edition.status in (
                         EditionStatus.BUILDING,
                         EditionStatus.SENT,
@@ -221,16 +226,33 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                         edition.status = EditionStatus.READY
                     if edition.status in (EditionStatus.READY, EditionStatus.SENDING):
                         to_send.add(edition.id)
+    for edition in touched.values():
+        settle_skipped(session, edition)
     return Dispatched(sorted(to_send), missed)
+
+
+def settle_skipped(session: Session, edition: Edition) -> None:
+    """An edition still building whose every segment was skipped ends `skipped`, with why.
+
+    A town whose slot comes later can still add its segment: the scheduler makes the edition
+    ready again then. Does not commit.
+    """
+    if edition.status != EditionStatus.BUILDING:
+        return
+    session.flush()
+    reasons = session.scalars(
+        select(EditionSegment.skip_reason).where(EditionSegment.edition_id == edition.id)
+    ).all()
+    if reasons and all(reason is not None for reason in reasons):
+        edition.status = EditionStatus.SKIPPED
+        edition.skip_reason = "; ".join(sorted({reason or "" for reason in reasons}))
 
 
 # How far back the scheduler looks for missed slots (since the newsletter began at most).
 LOOKBACK = timedelta(days=7)
 
 
-def _last_slot_instant(
-    session: Session, newsletter: Newsletter, town: Community
-) -> datetime | None:
+def last_slot_instant(session: Session, newsletter: Newsletter, town: Community) -> datetime | None:
     slot = session.scalar(
         select(func.max(Edition.slot))
         .join(EditionSegment, EditionSegment.edition_id == Edition.id)
@@ -239,9 +261,10 @@ def _last_slot_instant(
     return None if slot is None else slot_instant(slot, town.timezone)
 
 
-def _edition_for_slot(
+def edition_for_slot(
     session: Session, newsletter: Newsletter, slot: datetime, now: datetime
 ) -> Edition:
+    """The newsletter's edition for `slot`, made (building) if there is none. Does not commit."""
     query = select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
     edition = session.scalar(query)
     if edition is not None:
@@ -276,7 +299,7 @@ def _skipped_segment(
     )
 
 
-def _add_segment(session: Session, segment: EditionSegment) -> bool:
+def add_segment(session: Session, segment: EditionSegment) -> bool:
     """Insert the segment unless this town already has one for the edition; True if added."""
     try:
         with session.begin_nested():
