@@ -63,8 +63,9 @@ def test_digest_shows_every_section_story_and_link(rendered: RenderedSegment) ->
             assert card.url in text
     assert "https://news.springfield-times.example/archive/morning/77/springfield" in html
     assert rendered.dropped_stories == 0
-    assert rendered.subject.startswith("The Morning Digest: City council approves")
-    assert rendered.preheader.startswith("Also: Wildfire smoke")
+    assert rendered.subject.startswith("Springfield: City council approves")
+    assert rendered.subject.endswith(", and 9 more")
+    assert rendered.preheader.startswith("Wildfire smoke")
 
 
 def test_layout_is_hybrid_fluid_with_outlook_ghost_tables(rendered: RenderedSegment) -> None:
