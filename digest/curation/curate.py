@@ -221,7 +221,7 @@ def _current_keys(session: Session, frozen: dict[int, str]) -> set[str]:
     if not frozen:
         return set()
     rows = session.execute(select(Story.id, Story.cluster_key).where(Story.id.in_(list(frozen))))
-    current = {story_id: key for story_id, key in rows}
+    current = {row[0]: row[1] for row in rows}
     return {current.get(story_id, key) for story_id, key in frozen.items()}
 
 
