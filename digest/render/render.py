@@ -21,7 +21,14 @@ from premailer import Premailer
 from digest.curation.sections import Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
-from digest.ingest.story_text import one_line, plain_text, safe_url, truncate
+from digest.ingest.story_text import (
+    byline_name,
+    first_name,
+    one_line,
+    plain_text,
+    safe_url,
+    truncate,
+)
 from digest.models import Community, Newsletter
 from digest.render import links
 from digest.render.senders import parse_mailbox, sender_of
@@ -132,7 +139,8 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
 
 def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo) -> CardView:
     title = plain_text(card.title, TITLE_LIMIT) or "(untitled story)"
-    parts = [f"By {plain_text(card.author, 80)}"] if plain_text(card.author) else []
+    author = truncate(byline_name(card.author), 80)
+    parts = [f"By {author}"] if author else []
     if plain_text(card.source):
         parts.append(plain_text(card.source, 80))
     parts.append(published_label(card.published_at, edition_date, zone))
@@ -159,6 +167,12 @@ def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -
         for section in sections
         if section.stories
     ]
+
+
+def greeting(name: str | None) -> str:
+    """A reader's greeting by first name ("Hi Ana,"), or none when the name is no name."""
+    first = first_name(name)
+    return f"Hi {first}," if first else ""
 
 
 # What every email's footer shows
