@@ -82,7 +82,7 @@ def test_an_edition_built_ahead_for_tomorrow_never_repeats_todays(session: Sessi
 
 
 def test_slots_missed_while_down_end_skipped_with_the_reason(session: Session) -> None:
-    letter, hilo, mitte = setup(session)
+    letter, _, _ = setup(session)
     letter.created_at = NOW - timedelta(days=2)
     # Down for two days: the pass now finds the missed slots past the grace period.
     result = dispatch_due(session, load_settings(schedule_grace_minutes=60), NOW)
