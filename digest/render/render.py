@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from premailer import Premailer
 
-from digest.curation.sections import Section, StoryCard
+from digest.curation.sections import LOCAL, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
 from digest.ingest.story_text import (
@@ -130,6 +130,8 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
     days = (edition_date - at.date()).days
     if days == 0:
         return f"Today, {clock}"
+    if days < 0:  # an edition sent late (catching up) carries stories newer than its day
+        return f"{at:%a} {at.day} {at:%b}, {clock}"
     if days == 1:
         return f"Yesterday, {clock}"
     if 1 < days < 7:
@@ -411,8 +413,7 @@ def subject_and_preheader(
     cards = [card for card in cards if plain_text(card.title)]
     if not cards:
         return name, f"The latest news from {name}"
-    own = [card for card in cards if card.community_id == community.id]
-    lead = own[0] if own else cards[0]
+    lead = _lead(community, sections, cards)
     rest = [plain_text(card.title) for card in cards if card is not lead]
     values = {
         "town": one_line(community.name, 60),
@@ -427,6 +428,14 @@ def subject_and_preheader(
     subject = fill(newsletter.subject_template or DEFAULT_SUBJECT, values)
     preheader = fill(newsletter.preheader_template or DEFAULT_PREHEADER, values).strip()
     return _fit_subject(subject, values), truncate(preheader or values["lead"], PREHEADER_LIMIT)
+
+
+def _lead(community: Community, sections: list[Section], cards: list[StoryCard]) -> StoryCard:
+    """The town's best story of its own: first of its Local section, else its own copy of a
+    regional story, else the edition's top story."""
+    local = [card for s in sections if s.key == LOCAL for card in s.stories if card in cards]
+    own = [card for card in cards if card.community_id == community.id]
+    return min(local, key=lambda c: c.rank) if local else own[0] if own else cards[0]
 
 
 def _fit_subject(subject: str, values: dict[str, str]) -> str:

@@ -63,9 +63,10 @@ def test_digest_shows_every_section_story_and_link(rendered: RenderedSegment) ->
             assert card.url in text
     assert "https://news.springfield-times.example/archive/morning/77/springfield" in html
     assert rendered.dropped_stories == 0
-    assert rendered.subject.startswith("Springfield: City council approves")
+    # The town's best local story leads; the region's top stories follow in the preheader.
+    assert rendered.subject.startswith("Springfield: Springfield High robotics team")
     assert rendered.subject.endswith(", and 9 more")
-    assert rendered.preheader.startswith("Wildfire smoke")
+    assert rendered.preheader.startswith("City council approves")
 
 
 def test_layout_is_hybrid_fluid_with_outlook_ghost_tables(rendered: RenderedSegment) -> None:

@@ -45,10 +45,22 @@ def test_the_subject_leads_with_the_towns_own_story_and_counts_the_rest() -> Non
 def test_each_town_has_its_own_subject() -> None:
     riverton = digests.community(id=2, slug="riverton", name="Riverton")
     subject, _ = subject_and_preheader(
-        digests.newsletter(), riverton, sections(), digests.EDITION_DATE
+        digests.newsletter(), riverton, sections()[:1], digests.EDITION_DATE
     )
-    # Riverton has no story of its own here: the edition's top story leads.
-    assert subject == "Riverton: Winter storm warning for the region, and 3 more"
+    # Riverton has no story of its own today: the edition's top story leads.
+    assert subject == "Riverton: Winter storm warning for the region, and 1 more"
+
+
+def test_the_towns_copy_of_a_regional_story_leads_when_it_has_no_local_story() -> None:
+    top = sections()[0]
+    cards = (top.stories[0], digests.card(1, title="Wire story, our copy", community_id=1))
+    subject, _ = subject_and_preheader(
+        digests.newsletter(),
+        digests.community(),
+        [Section(TOP, "Top stories", cards)],
+        digests.EDITION_DATE,
+    )
+    assert subject == "Springfield: Wire story, our copy, and 1 more"
 
 
 def test_a_newsletter_sets_its_own_templates() -> None:
