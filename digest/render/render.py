@@ -58,7 +58,8 @@ STYLE_BUDGET_BYTES = 16_000
 PERSONAL_VALUE_BYTES = 260
 
 TITLE_LIMIT = 200
-SUMMARY_LIMIT = 420
+SUMMARY_LIMIT = 300
+BRIEF_SUMMARY_LIMIT = 150  # every story but the lead: three lines on a phone
 SUBJECT_LIMIT = 110
 PREHEADER_LIMIT = 140
 # Keeps the body's first words out of the inbox preview after the preheader.
@@ -105,6 +106,7 @@ class CardView:
     image_alt: str
     byline: str
     editors_pick: bool
+    lead: bool = False  # the edition's first story: the only one with a large image
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,7 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
     return f"{at:%a} {at.day} {at:%b}"
 
 
-def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo) -> CardView:
+def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo, lead: bool = False) -> CardView:
     title = plain_text(card.title, TITLE_LIMIT) or "(untitled story)"
     author = truncate(byline_name(card.author), 80)
     parts = [f"By {author}"] if author else []
@@ -150,25 +152,31 @@ def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo) -> CardView:
     return CardView(
         title=title,
         url=safe_url(card.url),
-        summary=plain_text(card.summary, SUMMARY_LIMIT),
+        summary=plain_text(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
         image_url=image_url,
         image_alt=plain_text(card.image_alt, 200) if image_url else "",
         byline=" · ".join(parts),
         editors_pick=card.editors_pick,
+        lead=lead,
     )
 
 
 def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -> list[SectionView]:
-    """What the templates show: non-empty sections of cleaned cards, in the given order."""
-    return [
-        SectionView(
-            key=section.key,
-            title=one_line(section.title, 80) or section.key,
-            cards=[_card_view(card, edition_date, zone) for card in section.stories],
-        )
-        for section in sections
-        if section.stories
-    ]
+    """What the templates show: non-empty sections of cleaned cards, in the given order.
+
+    The first card is the lead: it alone may show a large image and a long summary, so a
+    dozen stories stay short enough to scroll on a phone.
+    """
+    views = []
+    for section in sections:
+        if not section.stories:
+            continue
+        cards = [
+            _card_view(card, edition_date, zone, lead=not views and i == 0)
+            for i, card in enumerate(section.stories)
+        ]
+        views.append(SectionView(section.key, one_line(section.title, 80) or section.key, cards))
+    return views
 
 
 def greeting(name: str | None) -> str:

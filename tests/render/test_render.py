@@ -83,8 +83,12 @@ def test_layout_is_hybrid_fluid_with_outlook_ghost_tables(rendered: RenderedSegm
     assert rendered.preheader in html
     images = re.findall(r"<img[^>]*>", html)
     assert images
-    assert all('width="552"' in img and "alt=" in img for img in images)
-    assert all("max-width:552px" in img and "height:auto" in img for img in images)
+    # The lead's image is large and fluid; the others are thumbnails of a fixed width.
+    large, *thumbs = images
+    assert 'width="552"' in large
+    assert "max-width:552px" in large
+    assert all('width="96"' in img and "max-width:96px" in img for img in thumbs)
+    assert all("alt=" in img and "height:auto" in img for img in images)
 
 
 def test_media_queries_and_dark_mode_survive_inlining_with_important(
