@@ -167,7 +167,7 @@ def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -
     The first card is the lead: it alone may show a large image and a long summary, so a
     dozen stories stay short enough to scroll on a phone.
     """
-    views = []
+    views: list[SectionView] = []
     for section in sections:
         if not section.stories:
             continue
