@@ -370,7 +370,9 @@ class EditionSegment(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     dropped_stories: Mapped[int] = mapped_column(default=0)
     skip_reason: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]  # when its deliveries were made
+    # When it was curated: before send_at means built ahead, for the scheduler to start on time.
+    built_at: Mapped[datetime | None]
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()

@@ -27,13 +27,16 @@ log = logging.getLogger(__name__)
 
 
 @app.task(name="digest.send_edition")
-def send_edition(edition_id: int) -> int:
-    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit)."""
+def send_edition(edition_id: int, due_only: bool = False) -> int:
+    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit).
+
+    The scheduler passes `due_only`: only towns whose send time has come (see start_sending).
+    """
     settings = get_settings()
     with session_factory()() as session:
         with session.begin():
             edition = get_edition(session, edition_id)
-            delivery.start_sending(session, edition, SYSTEM_CLOCK.now())
+            delivery.start_sending(session, edition, SYSTEM_CLOCK.now(), due_only=due_only)
         with session.begin():
             batches = delivery.plan_batches(
                 session, edition_id, settings.batch_size, SYSTEM_CLOCK.now()
@@ -70,7 +73,7 @@ def dispatch_editions() -> int:
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
     for edition_id in dispatched.to_send:
-        send_edition.delay(edition_id)
+        send_edition.delay(edition_id, True)
     for line in dispatched.missed:
         log.warning("slot skipped: %s", line)
     return len(dispatched.to_send)

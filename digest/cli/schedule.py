@@ -32,7 +32,7 @@ def run(
             dispatched = scheduler.dispatch(factory, settings, SYSTEM_CLOCK)
             editions, missed = dispatched.to_send, dispatched.missed
             for edition_id in editions:
-                send_edition.delay(edition_id)
+                send_edition.delay(edition_id, True)
     for line in missed:
         console.print(f"skipped {line}", highlight=False)
     if not editions:

@@ -119,6 +119,7 @@ def build_segment(
         edition_id=edition.id,
         community_id=town.id,
         send_at=slot_instant(edition.slot, town.timezone),
+        built_at=now,
     )
     # Curated for the slot: an edition built ahead sees what is known now; one built late
     # sees everything up to now.
@@ -228,7 +229,41 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                         to_send.add(edition.id)
     for edition in touched.values():
         settle_skipped(session, edition)
+    to_send.update(_built_ahead_now_due(session, now, grace))
     return Dispatched(sorted(to_send), missed)
+
+
+def _built_ahead_now_due(session: Session, now: datetime, grace: timedelta) -> set[int]:
+    """Editions built ahead with a town whose send time has come and that was not started.
+
+    Their readers get them now (the send starts only the towns now due). A town whose time
+    passed beyond the grace period while the service was down is left to an editor.
+    """
+    rows = session.execute(
+        select(Edition)
+        .join(EditionSegment, EditionSegment.edition_id == Edition.id)
+        .join(Newsletter, Newsletter.id == Edition.newsletter_id)
+        .where(
+            Newsletter.active.is_(True),
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now,
+            EditionSegment.send_at > now - grace,
+        )
+        .distinct()
+    ).scalars()
+    due = set()
+    for edition in rows:
+        if edition.status == EditionStatus.SENT:
+            edition.status = EditionStatus.READY
+        due.add(edition.id)
+    return due
+
+
+# Editions a town's segment can still be started in; a SENT one goes back to READY.
+REOPENABLE = (EditionStatus.READY, EditionStatus.SENDING, EditionStatus.SENT)
 
 
 def settle_skipped(session: Session, edition: Edition) -> None:

@@ -38,9 +38,11 @@ def dispatch(factory: sessionmaker[Session], settings: Settings, clock: Clock) -
 def send_here(
     factory: sessionmaker[Session], settings: Settings, edition_id: int, clock: Clock
 ) -> int:
-    """Make the edition's deliveries and send them all in this process; returns how many sent."""
+    """Make the deliveries of the towns now due and send them in this process; returns how
+    many were sent."""
     with factory() as session, session.begin():
-        delivery.start_sending(session, get_edition(session, edition_id), clock.now())
+        edition = get_edition(session, edition_id)
+        delivery.start_sending(session, edition, clock.now(), due_only=True)
     with factory() as session, session.begin():
         batches = delivery.plan_batches(session, edition_id, settings.batch_size, clock.now())
     sent = 0

@@ -1,4 +1,4 @@
-"""curation weights and subject templates of a newsletter
+"""curation weights and subject templates of a newsletter; when a segment was built
 
 Revision ID: 0004
 Revises: 0001
@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+import digest.db
 
 revision: str = "0004"
 down_revision: str | None = "0001"
@@ -28,8 +30,13 @@ def upgrade() -> None:
             )
         )
 
+    with op.batch_alter_table("edition_segments") as batch:
+        batch.add_column(sa.Column("built_at", digest.db.UTCDateTime(timezone=True), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("edition_segments") as batch:
+        batch.drop_column("built_at")
     with op.batch_alter_table("newsletters") as batch:
         batch.drop_column("preheader_template")
         batch.drop_column("subject_template")
