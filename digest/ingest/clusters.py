@@ -27,7 +27,6 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,12 +85,12 @@ def wire_id(guid: str | None) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     feed_id: int
-    tokens: frozenset[str]
-    text: frozenset[str]
-    published_at: datetime
+    tokens: frozenset[str]  # of the title
+    text: frozenset[str]  # of the title and summary
+    published: float  # POSIX seconds: cheaper to compare than datetimes, and compared a lot
     cluster_key: str
 
 
@@ -105,11 +104,6 @@ def _prefix(tokens: frozenset[str]) -> list[str]:
     # |s| - ceil(t * |s|) + 1 of each set in any fixed global order.
     size = len(tokens) - math.ceil(TITLE_SIMILARITY * len(tokens)) + 1
     return sorted(tokens, key=_order)[:size]
-
-
-def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared) if shared else 0.0
 
 
 def _minhash(words: frozenset[str]) -> MinHash:
@@ -175,7 +169,7 @@ class ClusterIndex:
             self._by_wire_id.setdefault(identifier, cluster_key)
         tokens = title_tokens(title)
         text = tokens | title_tokens(summary)
-        entry = _Entry(feed_id, tokens, text, published_at, cluster_key)
+        entry = _Entry(feed_id, tokens, text, published_at.timestamp(), cluster_key)
         if len(tokens) >= MIN_TOKENS:
             for token in _prefix(tokens):
                 self._by_token[token].append(entry)
@@ -219,40 +213,48 @@ class ClusterIndex:
     def _title_match(
         self, feed_id: int, tokens: frozenset[str], published_at: datetime
     ) -> str | None:
-        candidates = (entry for token in _prefix(tokens) for entry in self._by_token.get(token, ()))
-        return _best(candidates, feed_id, published_at, lambda e: _jaccard(tokens, e.tokens))
+        candidates = [entry for token in _prefix(tokens) for entry in self._by_token.get(token, ())]
+        return _best(candidates, feed_id, published_at.timestamp(), tokens, TITLE_SIMILARITY)
 
     def _text_match(
         self, feed_id: int, tokens: frozenset[str], text: frozenset[str], published_at: datetime
     ) -> str | None:
         found = self._lsh.query(self._sketch(text))
-        candidates = (self._texts[position] for position in sorted(found))
-
-        def similarity(entry: _Entry) -> float:
-            # Two stories of a town's routine ("council meets Tuesday") share summary words;
-            # a retitled copy still shares words of its title ("rural broadband ... bill").
-            if len(tokens & entry.tokens) < MIN_SHARED_TITLE_WORDS:
-                return 0.0
-            value = _jaccard(text, entry.text)
-            return value if value >= TEXT_SIMILARITY else 0.0
-
-        return _best(candidates, feed_id, published_at, similarity, TEXT_SIMILARITY)
+        candidates = [self._texts[position] for position in sorted(found)]
+        # Two stories of a town's routine ("council meets Tuesday") share summary words;
+        # a retitled copy still shares words of its title ("rural broadband ... bill").
+        return _best(
+            candidates, feed_id, published_at.timestamp(), text, TEXT_SIMILARITY, title=tokens
+        )
 
 
 def _best(
-    candidates: Iterable[_Entry],
+    candidates: list[_Entry],
     feed_id: int,
-    published_at: datetime,
-    similarity: Callable[[_Entry], float],
-    threshold: float = TITLE_SIMILARITY,
+    published: float,
+    words: frozenset[str],
+    threshold: float,
+    title: frozenset[str] | None = None,
 ) -> str | None:
-    """The cluster key of the most similar candidate from another feed within CLUSTER_HOURS."""
-    window = timedelta(hours=CLUSTER_HOURS)
+    """The cluster key of the most similar candidate from another feed within CLUSTER_HOURS.
+
+    Compares `words` with each candidate's title words, or with its text when `title` is
+    given (and then needs MIN_SHARED_TITLE_WORDS title words in common). A tight loop: a
+    region's headlines give each new story hundreds of candidates.
+    """
+    window = CLUSTER_HOURS * 3600
+    size = len(words)
     best: tuple[float, str] | None = None
     for entry in candidates:
-        if entry.feed_id == feed_id or abs(entry.published_at - published_at) > window:
+        if entry.feed_id == feed_id or abs(entry.published - published) > window:
             continue
-        value = similarity(entry)
-        if value >= threshold and (best is None or (value, entry.cluster_key) > best):
+        other = entry.tokens if title is None else entry.text
+        shared = len(words & other)
+        value = shared / (size + len(other) - shared)
+        if value < threshold:
+            continue
+        if title is not None and len(title & entry.tokens) < MIN_SHARED_TITLE_WORDS:
+            continue
+        if best is None or (value, entry.cluster_key) > best:
             best = (value, entry.cluster_key)
     return None if best is None else best[1]
