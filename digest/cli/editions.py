@@ -44,13 +44,14 @@ def build(
 ) -> None:
     """Curate and render a newsletter's edition: of one slot, or each town's next due slot."""
     settings = get_settings()
+    slot = None if at is None else _parse_slot(at)
     with open_session() as session, session.begin():
         letter = get_newsletter(session, newsletter)
         now = SYSTEM_CLOCK.now()
-        if at is None:
+        if slot is None:
             built = slots.build_next(session, settings, letter, now)
         else:
-            built = [editions.build_edition(session, settings, letter, _parse_slot(at), now)]
+            built = [editions.build_edition(session, settings, letter, slot, now)]
         session.flush()
         for edition in built:
             session.refresh(edition)

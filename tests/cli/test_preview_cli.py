@@ -108,7 +108,7 @@ def test_preview_writes_html_text_eml_and_web_version(database: str, tmp_path: P
         assert headline in html
         assert headline in text
         assert headline in web
-    assert "Hi Sample Reader," in html
+    assert "Hi Sample," in html
     assert "__DIGEST" not in html + text + web
 
 
