@@ -29,13 +29,15 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from datasketch import MinHash, MinHashLSH
-from datasketch.hashfunc import sha1_hash32
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.models import Story
+
+if TYPE_CHECKING:
+    from datasketch import MinHash, MinHashLSH
 
 TITLE_SIMILARITY = 0.8
 MIN_TOKENS = 4
@@ -59,11 +61,20 @@ _WIRE_ID = re.compile(r"^(urn|tag):\S{6,}$", re.I)
 @functools.lru_cache(maxsize=65536)
 def _word_hash(word: bytes) -> int:
     # datasketch's own 32-bit SHA-1 hash, remembered: a region's news repeats its words.
+    from datasketch.hashfunc import sha1_hash32
+
     return int(sha1_hash32(word))
 
 
-# One set of permutations for every MinHash: building them is the expensive part.
-_SEED = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_word_hash)
+@functools.cache
+def _seed() -> MinHash:
+    """One set of permutations for every MinHash: building them is the expensive part.
+
+    datasketch (with numpy and scipy) is imported on first use, not by every `digest` command.
+    """
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_word_hash)
 
 
 def url_cluster_key(url: str) -> str:
@@ -107,11 +118,11 @@ def _prefix(tokens: frozenset[str]) -> list[str]:
 
 
 def _minhash(words: frozenset[str]) -> MinHash:
+    from datasketch import MinHash
+
+    seed = _seed()
     sketch = MinHash(
-        num_perm=NUM_PERM,
-        hashfunc=_word_hash,
-        permutations=_SEED.permutations,
-        scheme=_SEED.scheme,
+        num_perm=NUM_PERM, hashfunc=_word_hash, permutations=seed.permutations, scheme=seed.scheme
     )
     sketch.update_batch([word.encode() for word in sorted(words)])
     return sketch
@@ -124,7 +135,9 @@ class ClusterIndex:
         self._by_url: dict[str, str] = {}
         self._by_wire_id: dict[str, str] = {}
         self._by_token: dict[str, list[_Entry]] = defaultdict(list)
-        self._lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        from datasketch import MinHashLSH
+
+        self._lsh: MinHashLSH = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._texts: list[_Entry] = []
         # cluster_for's sketch, kept for the add that follows it: hashing is most of the cost.
         self._last: tuple[frozenset[str], MinHash] | None = None
