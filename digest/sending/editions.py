@@ -206,7 +206,8 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
-            last = last_slot_instant(session, newsletter, town) or newsletter.created_at
+            # Slots built ahead do not count here: the slots before them are still to send.
+            last = last_slot_instant(session, newsletter, town, now) or newsletter.created_at
             after = max(last, now - LOOKBACK)
             for slot in slots_between(newsletter.schedule, town.timezone, after, now):
                 edition = edition_for_slot(session, newsletter, slot, now)
@@ -227,9 +228,16 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                         edition.status = EditionStatus.READY
                     if edition.status in (EditionStatus.READY, EditionStatus.SENDING):
                         to_send.add(edition.id)
+    to_send.update(_built_ahead_now_due(session, now, grace))
+    for segment in _built_ahead_missed(session, now, grace):
+        late = now - segment.send_at
+        segment.skip_reason = f"missed: due {late} ago, beyond the grace period of {grace}"
+        touched[segment.edition_id] = segment.edition
+        missed.append(
+            f"edition {segment.edition_id} {segment.community.slug}: {segment.skip_reason}"
+        )
     for edition in touched.values():
         settle_skipped(session, edition)
-    to_send.update(_built_ahead_now_due(session, now, grace))
     return Dispatched(sorted(to_send), missed)
 
 
@@ -262,17 +270,35 @@ def _built_ahead_now_due(session: Session, now: datetime, grace: timedelta) -> s
     return due
 
 
+def _built_ahead_missed(session: Session, now: datetime, grace: timedelta) -> list[EditionSegment]:
+    """Segments built ahead whose send time passed beyond the grace period, never started."""
+    query = (
+        select(EditionSegment)
+        .join(Edition, Edition.id == EditionSegment.edition_id)
+        .where(
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now - grace,
+        )
+        .order_by(EditionSegment.id)
+    )
+    return list(session.scalars(query))
+
+
 # Editions a town's segment can still be started in; a SENT one goes back to READY.
 REOPENABLE = (EditionStatus.READY, EditionStatus.SENDING, EditionStatus.SENT)
 
 
 def settle_skipped(session: Session, edition: Edition) -> None:
-    """An edition still building whose every segment was skipped ends `skipped`, with why.
+    """An edition not yet started whose every segment was skipped ends `skipped`, with why.
 
     A town whose slot comes later can still add its segment: the scheduler makes the edition
     ready again then. Does not commit.
     """
-    if edition.status != EditionStatus.BUILDING:
+    unstarted = edition.status in (EditionStatus.BUILDING, EditionStatus.READY)
+    if not unstarted or edition.started_at is not None:
         return
     session.flush()
     reasons = session.scalars(
@@ -287,12 +313,18 @@ def settle_skipped(session: Session, edition: Edition) -> None:
 LOOKBACK = timedelta(days=7)
 
 
-def last_slot_instant(session: Session, newsletter: Newsletter, town: Community) -> datetime | None:
-    slot = session.scalar(
+def last_slot_instant(
+    session: Session, newsletter: Newsletter, town: Community, until: datetime | None = None
+) -> datetime | None:
+    """When the town's latest built slot happens (with `until`: the latest already due)."""
+    query = (
         select(func.max(Edition.slot))
         .join(EditionSegment, EditionSegment.edition_id == Edition.id)
         .where(Edition.newsletter_id == newsletter.id, EditionSegment.community_id == town.id)
     )
+    if until is not None:
+        query = query.where(EditionSegment.send_at <= until)
+    slot = session.scalar(query)
     return None if slot is None else slot_instant(slot, town.timezone)
 
 
