@@ -236,6 +236,11 @@ class Newsletter(Base):
     template: Mapped[str] = mapped_column(String(100), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Curation weights (digest.curation.weights) and the subject and preheader templates
+    # (digest.curation.subjects); empty means the defaults.
+    weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject_template: Mapped[str] = mapped_column(String(200), default="")
+    preheader_template: Mapped[str] = mapped_column(String(200), default="")
 
 
 def _email_hash_default(context: Any) -> str | None:
@@ -373,7 +378,9 @@ class EditionSegment(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     dropped_stories: Mapped[int] = mapped_column(default=0)
     skip_reason: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]  # when its deliveries were made
+    # When it was curated: before send_at means built ahead, for the scheduler to start on time.
+    built_at: Mapped[datetime | None]
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()

@@ -43,10 +43,15 @@ ON_BLIPS: dict[str, Any] = {
 
 
 @app.task(name="digest.send_edition", **ON_BLIPS)
-def send_edition(edition_id: int) -> int:
-    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit)."""
+def send_edition(edition_id: int, due_only: bool = False) -> int:
+    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit).
+
+    The scheduler passes `due_only`: only towns whose send time has come (see start_sending).
+    """
     settings = get_settings()
-    batches = delivery.start_and_plan(session_factory(), settings, edition_id, SYSTEM_CLOCK)
+    batches = delivery.start_and_plan(
+        session_factory(), settings, edition_id, SYSTEM_CLOCK, due_only=due_only
+    )
     for first, last in batches:
         send_batch.delay(edition_id, first, last)
     return len(batches)
@@ -87,7 +92,7 @@ def dispatch_editions() -> int:
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
     for edition_id in dispatched.to_send:
-        send_edition.delay(edition_id)
+        send_edition.delay(edition_id, True)
     for line in dispatched.missed:
         log.warning("slot skipped: %s", line)
     return len(dispatched.to_send)

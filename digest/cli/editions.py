@@ -15,7 +15,7 @@ from digest.clock import SYSTEM_CLOCK
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.models import Edition, EditionStatus
-from digest.sending import batches, delivery, editions
+from digest.sending import batches, delivery, editions, slots
 from digest.sending.progress import controls, edition_progress
 from digest.sending.states import DELIVERY_STATE_ORDER, FINAL_EDITION_STATES, MOVES
 from digest.settings import get_settings
@@ -24,9 +24,7 @@ edition_app = typer.Typer(help="Editions: build, send and control them.", no_arg
 app.add_typer(edition_app, name="edition")
 
 
-def _parse_slot(value: str | None) -> datetime:
-    if value is None:
-        return SYSTEM_CLOCK.now().replace(tzinfo=None, second=0, microsecond=0)
+def _parse_slot(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -39,22 +37,35 @@ def _parse_slot(value: str | None) -> datetime:
 @edition_app.command("build")
 def build(
     newsletter: Annotated[str, typer.Option(help="Newsletter slug.")],
-    at: Annotated[str | None, typer.Option(help="Slot, local wall-clock ISO time.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Slot, local wall-clock ISO time (default: each town's next slot)."),
+    ] = None,
 ) -> None:
-    """Curate and render the edition of a newsletter for one slot (every town with readers)."""
+    """Curate and render a newsletter's edition: of one slot, or each town's next due slot."""
     settings = get_settings()
-    slot = _parse_slot(at)
+    slot = None if at is None else _parse_slot(at)
     with open_session() as session, session.begin():
         letter = get_newsletter(session, newsletter)
-        edition = editions.build_edition(session, settings, letter, slot, SYSTEM_CLOCK.now())
+        now = SYSTEM_CLOCK.now()
+        if slot is None:
+            built = slots.build_next(session, settings, letter, now)
+        else:
+            built = [editions.build_edition(session, settings, letter, slot, now)]
         session.flush()
-        console.print(_summary(edition))
-        for segment in edition.segments:
-            note = (
-                segment.skip_reason
-                or f"{len(segment.story_ids)} stories, {len(segment.html) // 1024} KB"
-            )
-            console.print(f"  {segment.community.slug}: {note}")
+        for edition in built:
+            session.refresh(edition)
+            _print_built(edition)
+
+
+def _print_built(edition: Edition) -> None:
+    console.print(_summary(edition))
+    for segment in edition.segments:
+        note = (
+            segment.skip_reason
+            or f"{len(segment.story_ids)} stories, {len(segment.html) // 1024} KB"
+        )
+        console.print(f"  {segment.community.slug}: {note}")
 
 
 @edition_app.command("send")

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, insert, literal, select, update
+from sqlalchemy import and_, exists, func, insert, literal, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.bounces.classify import classify_reply
@@ -125,21 +125,49 @@ def open_sender(settings: Settings) -> Iterator[Sender]:
         transport.close()
 
 
-def start_sending(session: Session, edition: Edition, now: datetime) -> int:
+def start_sending(
+    session: Session, edition: Edition, now: datetime, *, due_only: bool = False
+) -> int:
     """Create the deliveries and mark the edition sending; returns how many rows were created.
 
-    Safe to call again: readers who already have a row are not given a second one.
+    Safe to call again: readers who already have a row are not given a second one. With
+    `due_only` (the scheduler), only towns whose segment's send time has come get theirs;
+    the scheduler starts the others at their own time (an edition built ahead).
     """
     if edition.status not in states.MOVES["start"].sources:
         raise DigestError(f"cannot send edition {edition.id}: it is {edition.status}")
-    created = create_deliveries(session, edition, now)
+    created = create_deliveries(session, edition, now, due_only=due_only)
+    _mark_segments_started(session, edition, now, due_only)
     states.require_move(session, edition, "start", started_at=edition.started_at or now)
     edition.recipient_count = _delivery_total(session, edition.id)
     return created
 
 
-def create_deliveries(session: Session, edition: Edition, now: datetime) -> int:
-    """One queued delivery per confirmed, active, unsuppressed reader, in one INSERT ... SELECT."""
+def _mark_segments_started(
+    session: Session, edition: Edition, now: datetime, due_only: bool
+) -> None:
+    # The scheduler reads started_at to know which built-ahead segments still wait for their time.
+    query = (
+        update(EditionSegment)
+        .where(
+            EditionSegment.edition_id == edition.id,
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+        )
+        .values(started_at=now)
+    )
+    if due_only:
+        query = query.where(EditionSegment.send_at <= now)
+    session.execute(query, execution_options={"synchronize_session": False})
+
+
+def create_deliveries(
+    session: Session, edition: Edition, now: datetime, *, due_only: bool = False
+) -> int:
+    """One queued delivery per confirmed, active, unsuppressed reader, in one INSERT ... SELECT.
+
+    With `due_only`, only for the towns whose segment's send time has come.
+    """
     readers = (
         select(
             literal(edition.id),
@@ -163,6 +191,7 @@ def create_deliveries(session: Session, edition: Edition, now: datetime) -> int:
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscriber.status == SubscriberStatus.ACTIVE,
             EditionSegment.skip_reason.is_(None),
+            EditionSegment.send_at <= now if due_only else true(),
             not_suppressed(Subscriber),
             ~exists().where(
                 Delivery.edition_id == edition.id, Delivery.subscriber_id == Subscriber.id
@@ -213,15 +242,22 @@ def plan_batches(
 
 
 def start_and_plan(
-    factory: sessionmaker[Session], settings: Settings, edition_id: int, clock: Clock
+    factory: sessionmaker[Session],
+    settings: Settings,
+    edition_id: int,
+    clock: Clock,
+    *,
+    due_only: bool = False,
 ) -> list[tuple[int, int]]:
-    """Start sending an edition (commits), then plan its batches: what send_edition does."""
+    """Start sending an edition (commits), then plan its batches: what send_edition does.
+
+    With `due_only` (the scheduler), only the towns whose send time has come are started."""
     with factory() as session:
         with session.begin():
             edition = session.get(Edition, edition_id)
             if edition is None:
                 raise DigestError(f"no edition {edition_id} (see `digest edition list`)")
-            start_sending(session, edition, clock.now())
+            start_sending(session, edition, clock.now(), due_only=due_only)
         with session.begin():
             return plan_batches(session, edition_id, settings.batch_size, clock.now())
 

@@ -109,8 +109,12 @@ def build_segment(
         edition_id=edition.id,
         community_id=town.id,
         send_at=slot_instant(edition.slot, town.timezone),
+        built_at=now,
     )
-    curation = curate(session, newsletter, town, now)
+    # Curated for the slot: an edition built ahead sees what is known now; one built late
+    # sees everything up to now.
+    at = max(now, segment.send_at)
+    curation = curate(session, newsletter, town, at, slot=edition.slot)
     if curation.skip_reason is not None:
         segment.skip_reason = curation.skip_reason
         return segment
@@ -171,23 +175,26 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     grace = timedelta(minutes=settings.schedule_grace_minutes)
     to_send: set[int] = set()
     missed: list[str] = []
+    touched: dict[int, Edition] = {}
     letters = session.scalars(
         select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
     )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
-            last = _last_slot_instant(session, newsletter, town) or newsletter.created_at
+            # Slots built ahead do not count here: the slots before them are still to send.
+            last = last_slot_instant(session, newsletter, town, now) or newsletter.created_at
             after = max(last, now - LOOKBACK)
             for slot in slots_between(newsletter.schedule, town.timezone, after, now):
-                edition = _edition_for_slot(session, newsletter, slot, now)
+                edition = edition_for_slot(session, newsletter, slot, now)
+                touched[edition.id] = edition
                 late = now - slot_instant(slot, town.timezone)
                 if late > grace:
                     reason = f"missed: due {late} ago, beyond the grace period of {grace}"
-                    _add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    add_segment(session, _skipped_segment(edition, town, slot, reason))
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
-                if _add_segment(session, segment) and segment.skip_reason is None:
+                if add_segment(session, segment) and segment.skip_reason is None:
                     if edition.status in (
                         EditionStatus.BUILDING,
                         EditionStatus.SENT,
@@ -196,27 +203,110 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                         edition.status = EditionStatus.READY
                     if edition.status in (EditionStatus.READY, EditionStatus.SENDING):
                         to_send.add(edition.id)
+    to_send.update(_built_ahead_now_due(session, now, grace))
+    for segment in _built_ahead_missed(session, now, grace):
+        late = now - segment.send_at
+        segment.skip_reason = f"missed: due {late} ago, beyond the grace period of {grace}"
+        touched[segment.edition_id] = segment.edition
+        missed.append(
+            f"edition {segment.edition_id} {segment.community.slug}: {segment.skip_reason}"
+        )
+    for edition in touched.values():
+        settle_skipped(session, edition)
     return Dispatched(sorted(to_send), missed)
+
+
+def _built_ahead_now_due(session: Session, now: datetime, grace: timedelta) -> set[int]:
+    """Editions built ahead with a town whose send time has come and that was not started.
+
+    Their readers get them now (the send starts only the towns now due). A town whose time
+    passed beyond the grace period while the service was down is left to an editor.
+    """
+    rows = session.execute(
+        select(Edition)
+        .join(EditionSegment, EditionSegment.edition_id == Edition.id)
+        .join(Newsletter, Newsletter.id == Edition.newsletter_id)
+        .where(
+            Newsletter.active.is_(True),
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now,
+            EditionSegment.send_at > now - grace,
+        )
+        .distinct()
+    ).scalars()
+    due = set()
+    for edition in rows:
+        if edition.status == EditionStatus.SENT:
+            edition.status = EditionStatus.READY
+        due.add(edition.id)
+    return due
+
+
+def _built_ahead_missed(session: Session, now: datetime, grace: timedelta) -> list[EditionSegment]:
+    """Segments built ahead whose send time passed beyond the grace period, never started."""
+    query = (
+        select(EditionSegment)
+        .join(Edition, Edition.id == EditionSegment.edition_id)
+        .where(
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now - grace,
+        )
+        .order_by(EditionSegment.id)
+    )
+    return list(session.scalars(query))
+
+
+# Editions a town's segment can still be started in; a SENT one goes back to READY.
+REOPENABLE = (EditionStatus.READY, EditionStatus.SENDING, EditionStatus.SENT)
+
+
+def settle_skipped(session: Session, edition: Edition) -> None:
+    """An edition not yet started whose every segment was skipped ends `skipped`, with why.
+
+    A town whose slot comes later can still add its segment: the scheduler makes the edition
+    ready again then. Does not commit.
+    """
+    unstarted = edition.status in (EditionStatus.BUILDING, EditionStatus.READY)
+    if not unstarted or edition.started_at is not None:
+        return
+    session.flush()
+    reasons = session.scalars(
+        select(EditionSegment.skip_reason).where(EditionSegment.edition_id == edition.id)
+    ).all()
+    if reasons and all(reason is not None for reason in reasons):
+        edition.status = EditionStatus.SKIPPED
+        edition.skip_reason = "; ".join(sorted({reason or "" for reason in reasons}))
 
 
 # How far back the scheduler looks for missed slots (since the newsletter began at most).
 LOOKBACK = timedelta(days=7)
 
 
-def _last_slot_instant(
-    session: Session, newsletter: Newsletter, town: Community
+def last_slot_instant(
+    session: Session, newsletter: Newsletter, town: Community, until: datetime | None = None
 ) -> datetime | None:
-    slot = session.scalar(
+    """When the town's latest built slot happens (with `until`: the latest already due)."""
+    query = (
         select(func.max(Edition.slot))
         .join(EditionSegment, EditionSegment.edition_id == Edition.id)
         .where(Edition.newsletter_id == newsletter.id, EditionSegment.community_id == town.id)
     )
+    if until is not None:
+        query = query.where(EditionSegment.send_at <= until)
+    slot = session.scalar(query)
     return None if slot is None else slot_instant(slot, town.timezone)
 
 
-def _edition_for_slot(
+def edition_for_slot(
     session: Session, newsletter: Newsletter, slot: datetime, now: datetime
 ) -> Edition:
+    """The newsletter's edition for `slot`, made (building) if there is none. Does not commit."""
     query = select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
     edition = session.scalar(query)
     if edition is not None:
@@ -251,7 +341,7 @@ def _skipped_segment(
     )
 
 
-def _add_segment(session: Session, segment: EditionSegment) -> bool:
+def add_segment(session: Session, segment: EditionSegment) -> bool:
     """Insert the segment unless this town already has one for the edition; True if added."""
     try:
         with session.begin_nested():
