@@ -176,5 +176,3 @@ def test_a_reader_opts_out_of_per_reader_counts_in_preferences(
         ).all()
         assert {"click_counts": "opted out"} in details
     assert "Do not count my clicks" not in app_for().get(url).text  # not offered when off
-
-
