@@ -26,7 +26,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -110,6 +110,25 @@ def _order(token: str) -> tuple[int, str]:
     return (zlib.crc32(token.encode()), token)
 
 
+# Titles of at most this many words are matched by their one-word-deletion neighbourhoods:
+# for them Jaccard >= 0.8 allows at most one word of difference on each side, so two such
+# titles match only if they share a key, and a story meets only its true near-duplicates
+# (where the prefix index gives it every title sharing a common word).
+SHORT_TITLE = 9
+# A word in more than this share of the indexed texts (and in at least BOILERPLATE_MIN of
+# them) is left out of the MinHash sketches.
+BOILERPLATE_SHARE = 0.05
+BOILERPLATE_MIN = 50
+
+
+def _deletion_keys(tokens: frozenset[str]) -> list[frozenset[str]]:
+    """The title's words, and (when one may differ) the title less each word in turn."""
+    keys = [tokens]
+    if len(tokens) - math.ceil(TITLE_SIMILARITY * len(tokens)) >= 1:
+        keys += [tokens - {token} for token in sorted(tokens)]
+    return keys
+
+
 def _prefix(tokens: frozenset[str]) -> list[str]:
     # Prefix filtering: sets with Jaccard >= t share a token among the first
     # |s| - ceil(t * |s|) + 1 of each set in any fixed global order.
@@ -134,11 +153,18 @@ class ClusterIndex:
     def __init__(self) -> None:
         self._by_url: dict[str, str] = {}
         self._by_wire_id: dict[str, str] = {}
-        self._by_token: dict[str, list[_Entry]] = defaultdict(list)
+        # Near-identical titles: short ones by deletion keys, and a prefix index of each
+        # length class, so a short title still meets a long one (9 words vs 10) and the reverse.
+        self._by_key: dict[frozenset[str], list[_Entry]] = defaultdict(list)
+        self._short_prefix: dict[str, list[_Entry]] = defaultdict(list)
+        self._long_prefix: dict[str, list[_Entry]] = defaultdict(list)
         from datasketch import MinHashLSH
 
         self._lsh: MinHashLSH = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._texts: list[_Entry] = []
+        # How many indexed texts carry each word: a word in most of them is boilerplate
+        # ("Read more", "appeared first on") and would make every story a candidate.
+        self._word_counts: Counter[str] = Counter()
         # cluster_for's sketch, kept for the add that follows it: hashing is most of the cost.
         self._last: tuple[frozenset[str], MinHash] | None = None
 
@@ -184,11 +210,16 @@ class ClusterIndex:
         text = tokens | title_tokens(summary)
         entry = _Entry(feed_id, tokens, text, published_at.timestamp(), cluster_key)
         if len(tokens) >= MIN_TOKENS:
+            if len(tokens) <= SHORT_TITLE:
+                for key in _deletion_keys(tokens):
+                    self._by_key[key].append(entry)
+            by_token = self._short_prefix if len(tokens) <= SHORT_TITLE else self._long_prefix
             for token in _prefix(tokens):
-                self._by_token[token].append(entry)
+                by_token[token].append(entry)
         if len(text) >= MIN_TEXT_TOKENS:
             self._lsh.insert(len(self._texts), self._sketch(text), check_duplication=False)
             self._texts.append(entry)
+            self._word_counts.update(text)
 
     def cluster_for(
         self,
@@ -219,14 +250,23 @@ class ClusterIndex:
         return url_cluster_key(url)
 
     def _sketch(self, text: frozenset[str]) -> MinHash:
+        """The MinHash of a text without its boilerplate words (only candidates come from it:
+        the exact comparison still reads every word)."""
         if self._last is None or self._last[0] != text:
-            self._last = (text, _minhash(text))
+            common = max(BOILERPLATE_MIN, BOILERPLATE_SHARE * len(self._texts))
+            words = frozenset(w for w in text if self._word_counts[w] <= common) or text
+            self._last = (text, _minhash(words))
         return self._last[1]
 
     def _title_match(
         self, feed_id: int, tokens: frozenset[str], published_at: datetime
     ) -> str | None:
-        candidates = [entry for token in _prefix(tokens) for entry in self._by_token.get(token, ())]
+        prefix = _prefix(tokens)
+        candidates = [entry for token in prefix for entry in self._long_prefix.get(token, ())]
+        if len(tokens) <= SHORT_TITLE:
+            candidates += [e for key in _deletion_keys(tokens) for e in self._by_key.get(key, ())]
+        else:
+            candidates += [e for token in prefix for e in self._short_prefix.get(token, ())]
         return _best(candidates, feed_id, published_at.timestamp(), tokens, TITLE_SIMILARITY)
 
     def _text_match(
