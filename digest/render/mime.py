@@ -82,7 +82,7 @@ class MessageTemplate:
     text_pieces: tuple[Piece, ...]
     html_pieces: tuple[Piece, ...]
     boundary: str
-    message_key: str  # makes Message-IDs unique per segment: <KEY.DELIVERY@DOMAIN>
+    message_key: str  # makes Message-IDs unique per segment: <KEY.DELIVERY.RANDOM@DOMAIN>
     domain: str  # Message-ID domain: the sender's
     date: datetime
     newsletter_id: int | None
@@ -292,8 +292,9 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),
     }
-    key = reader.delivery_id if reader.delivery_id is not None else secrets.token_hex(6)
-    message_id = f"<{template.message_key}.{key}@{template.domain}>"
+    # A random part per message: no Message-ID can be guessed from another one.
+    key = f"{reader.delivery_id}.{secrets.token_hex(4)}" if reader.delivery_id else ""
+    message_id = f"<{template.message_key}.{key or secrets.token_hex(6)}@{template.domain}>"
     date = format_datetime((now or template.date).astimezone(UTC))
     lines = [
         b"Date: " + date.encode("ascii") + CRLF,

@@ -1,8 +1,9 @@
 """A stored edition segment as a message template: built here and nowhere else.
 
 The template is encoded once per segment and process (never per reader). Its Message-ID key
-carries 64 random bits, so no Message-ID can be guessed from an edition's and a segment's
-numbers (`<e2.s4.9c1f0e7a4b2d6c83.10@news.example>`, the last part being the delivery).
+carries 64 random bits and `compose` adds 32 more per message, so no Message-ID can be guessed
+from an edition's, a segment's or a delivery's numbers
+(`<e2.s4.9c1f0e7a4b2d6c83.10.5be01c2a@news.example>`, 10 being the delivery).
 """
 
 from __future__ import annotations

@@ -92,11 +92,13 @@ def test_message_ids_carry_a_random_part(session: Session) -> None:
     (segment,) = edition.segments
     settings = get_settings()
     reader = Reader(7, 1, "reader0@springfield.example", None)
-    first = compose(template_of(settings, segment, NOW), reader).message_id
-    second = compose(template_of(settings, segment, NOW), reader).message_id
-    pattern = rf"<e{edition.id}\.s{segment.id}\.[0-9a-f]{{16}}\.7@localhost>"
+    template = template_of(settings, segment, NOW)
+    first = compose(template, reader).message_id
+    again = compose(template, reader).message_id
+    other = compose(template_of(settings, segment, NOW), reader).message_id
+    pattern = rf"<e{edition.id}\.s{segment.id}\.[0-9a-f]{{16}}\.7\.[0-9a-f]{{8}}@localhost>"
     assert re.fullmatch(pattern, first), first
-    assert first != second  # the random part differs per template
+    assert len({first, again, other}) == 3  # random per template and per message
 
 
 def test_the_breaker_pauses_an_edition_the_relay_keeps_refusing(
