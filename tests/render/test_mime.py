@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import html as htmlmod
+import re
 import smtplib
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -121,7 +120,7 @@ def test_message_parses_back_with_every_header(
     assert message["Subject"] == rendered.subject
     assert parsedate_to_datetime(message["Date"]) == SENT_AT
     assert re.fullmatch(
-        r"<e77\.s9\.501\.[0-9a-f]{8}@springfield-times\.example>", message["Message-ID"]
+        r"<e77\.s9\.501\.[0-9a-f]{16}@springfield-times\.example>", message["Message-ID"]
     )
     assert composed.message_id == message["Message-ID"]
     assert message["List-Id"] == "The Morning Digest <morning.springfield-times.example>"
@@ -304,7 +303,7 @@ def test_each_reader_gets_their_own_tokens_and_message_id(
     second = parse(personalize(template, Reader(502, 43, "sam@example.org", None)))
     assert first["List-Unsubscribe"] != second["List-Unsubscribe"]
     assert re.fullmatch(
-        r"<e77\.s9\.502\.[0-9a-f]{8}@springfield-times\.example>", second["Message-ID"]
+        r"<e77\.s9\.502\.[0-9a-f]{16}@springfield-times\.example>", second["Message-ID"]
     )
     assert second["To"] == "sam@example.org"
     assert "Hi " not in parts(second)[1]  # no name, no greeting
