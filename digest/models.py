@@ -235,6 +235,8 @@ class Newsletter(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(100), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Query parameters added to every story link, e.g. "utm_source=digest&utm_medium=email".
+    utm_params: Mapped[str] = mapped_column(String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Curation weights (digest.curation.weights) and the subject and preheader templates
     # (digest.curation.subjects); empty means the defaults.
@@ -269,6 +271,9 @@ class Subscriber(Base):
     # Set from the clock by whoever changes the row (no onupdate: it would read the system
     # clock behind the injectable one).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The reader's "do not count my clicks" (used only when per-reader engagement is on).
+    click_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     community: Mapped[Community] = relationship()
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
@@ -467,3 +472,51 @@ class BounceEvent(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
     message_ref: Mapped[str] = mapped_column(String(400), unique=True)
+
+
+class LinkClicks(Base):
+    """Click counts of one link in one edition for one town: no reader identity.
+
+    `clicks` are the figures; each kind of scanner click is counted apart and left out.
+    `link_key` is sha256 of kind and target (`digest.ingest.click_links.TrackedLink.key`).
+    """
+
+    __tablename__ = "link_clicks"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id", "link_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    link_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    clicks: Mapped[int] = mapped_column(default=0)
+    scanner_head: Mapped[int] = mapped_column(default=0)
+    scanner_early: Mapped[int] = mapped_column(default=0)
+    scanner_agent: Mapped[int] = mapped_column(default=0)
+    scanner_burst: Mapped[int] = mapped_column(default=0)
+    last_click_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClickEvent(Base):
+    """One reader's counted click (per-reader engagement only), pruned after the retention."""
+
+    __tablename__ = "click_events"
+    __table_args__ = (Index("ix_click_events_subscriber_clicked", "subscriber_id", "clicked_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    link_key: Mapped[str] = mapped_column(String(64))
+    clicked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClickBatch(Base):
+    """A batch of buffered clicks already added to the counts: a batch is never added twice."""
+
+    __tablename__ = "click_batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flushed_at: Mapped[datetime] = mapped_column(index=True)

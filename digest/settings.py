@@ -153,6 +153,25 @@ class Settings(BaseSettings):
     # Empty means VAR_DIR/feeds, the demo's copies in VAR_DIR/demo-feeds, and the demo feeds
     # shipped with the package.
     feed_files_dir: str = ""
+    # Story, sponsor and "view in browser" links go through the counted redirect /r/<token>;
+    # off: no link is tracked, every link points straight at its target.
+    click_tracking: bool = True
+    # Clicks are also kept per reader (engagement), unless the reader opts out in preferences;
+    # off (the default): only aggregates per edition, town and link, with no reader identity.
+    click_per_reader: bool = False
+    # A click this many seconds or less after its message was sent is a scanner's, not counted.
+    click_scanner_seconds: int = Field(default=10, ge=0)
+    # This many different links from one client within one second: a scanner, not counted.
+    click_burst_links: int = Field(default=3, ge=2)
+    # Seconds a web process keeps click counts in memory before flushing them in one batch.
+    click_flush_seconds: float = Field(default=1.0, gt=0)
+    # Days per-reader click events are kept (aggregates are kept with their edition).
+    click_event_retention_days: int = Field(default=90, ge=1)
+    # Hours of clicks that make the newsletter's "most read" ranking.
+    click_popularity_window_hours: int = Field(default=48, ge=1)
+    # Share of newsletter clicks in a story's popularity: 0 = the site's figures alone,
+    # 1 = newsletter clicks alone, between = a blend of the two.
+    click_popularity_weight: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

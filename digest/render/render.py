@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +21,7 @@ from premailer import Premailer
 from digest.curation.sections import LOCAL, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
+from digest.ingest.click_links import STORY, WEB_VERSION
 from digest.ingest.story_text import (
     byline_name,
     first_name,
@@ -43,7 +44,8 @@ GREETING = "__DIGEST_GREETING__"
 EMAIL = "__DIGEST_EMAIL__"
 UNSUBSCRIBE_URL = "__DIGEST_UNSUBSCRIBE_URL__"
 PREFERENCES_URL = "__DIGEST_PREFERENCES_URL__"
-PLACEHOLDERS = (GREETING, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL)
+CLICK_TAG = links.CLICK_TAG  # after each tracked link; a few dozen bytes per message
+PLACEHOLDERS = (GREETING, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, CLICK_TAG)
 PLACEHOLDER_CONTEXT = {
     "greeting": GREETING,
     "email": EMAIL,
@@ -56,6 +58,7 @@ HTML_BUDGET_BYTES = 100_000
 STYLE_BUDGET_BYTES = 16_000
 # Upper bound of what one placeholder becomes, beyond the base URL (a token is ~60 chars).
 PERSONAL_VALUE_BYTES = 260
+CLICK_TAG_BYTES = 40  # "~tSENT.rREADER.SIGNATURE"
 
 TITLE_LIMIT = 200
 SUMMARY_LIMIT = 300
@@ -185,6 +188,42 @@ def greeting(name: str | None) -> str:
     return f"Hi {first}," if first else ""
 
 
+def tracked_views(
+    settings: Settings,
+    newsletter: Newsletter,
+    community: Community,
+    sections: list[Section],
+    views: list[SectionView],
+    edition_id: int,
+) -> list[SectionView]:
+    """The views with each story link through the counted redirect (`links.tracked_url`).
+
+    `views` are `section_views(sections, ...)`: the same non-empty sections, card for card.
+    """
+    kept = [section for section in sections if section.stories]
+    out = []
+    for view, section in zip(views, kept, strict=True):
+        cards = [
+            replace(
+                card,
+                url=links.tracked_url(
+                    settings,
+                    card.url,
+                    edition_id,
+                    community.id,
+                    STORY,
+                    story.story_id,
+                    newsletter.utm_params or "",
+                ),
+            )
+            if card.url is not None
+            else card
+            for card, story in zip(view.cards, section.stories, strict=True)
+        ]
+        out.append(SectionView(view.key, view.title, cards))
+    return out
+
+
 # What every email's footer shows
 
 
@@ -236,7 +275,7 @@ def email_html(html: str) -> str:
 
 def web_version_html(html: str) -> str:
     """The web variant (archive, view in browser): no personal parts, no placeholders."""
-    return WEB_REGION.sub(r"\1", EMAIL_REGION.sub("", html))
+    return WEB_REGION.sub(r"\1", EMAIL_REGION.sub("", html)).replace(CLICK_TAG, "")
 
 
 def style_bytes(html: str) -> int:
@@ -246,8 +285,9 @@ def style_bytes(html: str) -> int:
 def email_html_bytes(settings: Settings, html: str) -> int:
     """Size of the email HTML once the largest personal values replace the placeholders."""
     variant = email_html(html)
-    count = sum(variant.count(placeholder) for placeholder in PLACEHOLDERS)
-    grown = count * (len(settings.base_url) + PERSONAL_VALUE_BYTES)
+    tags = variant.count(CLICK_TAG)
+    count = sum(variant.count(placeholder) for placeholder in PLACEHOLDERS) - tags
+    grown = count * (len(settings.base_url) + PERSONAL_VALUE_BYTES) + tags * CLICK_TAG_BYTES
     return len(variant.encode("utf-8")) + grown
 
 
@@ -327,11 +367,17 @@ def digest_context(
     """Everything the digest templates show, the reader's parts as placeholders."""
     views = section_views(sections, edition_date, _zone(community))
     subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
-    web_url = (
-        links.web_version_url(settings, newsletter.slug, edition_id, community.slug)
-        if edition_id is not None
-        else links.archive_url(settings, newsletter.slug)
-    )
+    if edition_id is None:
+        web_url = links.archive_url(settings, newsletter.slug)
+    else:
+        views = tracked_views(settings, newsletter, community, sections, views, edition_id)
+        web_url = links.tracked_url(
+            settings,
+            links.web_version_url(settings, newsletter.slug, edition_id, community.slug),
+            edition_id,
+            community.id,
+            WEB_VERSION,
+        )
     return {
         **footer_context(settings, newsletter),
         "title": subject,

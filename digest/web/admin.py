@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
+from digest.ingest import clicks as click_store
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
 from digest.render.render import web_version_html
 from digest.sending import delivery, editions, states, stats
@@ -273,6 +274,7 @@ def edition_page(
     with web.transaction() as session:
         edition = _edition(session, edition_id)
         item = edition_progress(session, edition)
+        town_clicks = {t.community_id: t for t in click_store.edition_clicks(session, edition_id)}
         segments = [
             {
                 "town": segment.community.name,
@@ -282,6 +284,7 @@ def edition_page(
                 "skip_reason": segment.skip_reason,
                 "send_at": segment.send_at,
                 "has_html": bool(segment.html),
+                "clicks": town_clicks.get(segment.community_id),
             }
             for segment in sorted(edition.segments, key=lambda s: s.community.name)
         ]

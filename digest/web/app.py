@@ -24,8 +24,9 @@ from starlette.exceptions import HTTPException
 from digest import __version__
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
+from digest.ingest.click_buffer import ClickBuffer
 from digest.settings import Settings
-from digest.web import admin, archive, bounces, outbox, reader, signup
+from digest.web import admin, archive, bounces, clicks, outbox, reader, signup
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -73,6 +74,8 @@ def create_app(
         notifier=notifier or CeleryNotifier(),
         clock=clock or SYSTEM_CLOCK,
     )
+    click_buffer = ClickBuffer(settings.click_burst_links)
+    click_flusher = clicks.ClickFlusher(web, click_buffer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,8 +83,12 @@ def create_app(
         # process: keep it out of the garbage collector's full passes, which then stay short.
         gc.collect()
         gc.freeze()
-        yield
-        engine.dispose()
+        click_flusher.start()
+        try:
+            yield
+        finally:
+            click_flusher.stop()  # the last counts reach the store before the process ends
+            engine.dispose()
 
     app = FastAPI(
         title="Digest readers' web",
@@ -92,12 +99,15 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.web = web
+    app.state.click_buffer = click_buffer
+    app.state.click_flusher = click_flusher
     app.include_router(signup.router)
     app.include_router(reader.router)
     app.include_router(archive.router)
     app.include_router(admin.router)
     app.include_router(outbox.router)
     app.include_router(bounces.router)
+    app.include_router(clicks.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Database and broker")
     app.mount("/static", StaticFiles(directory=web_templates() / "static"), name="static")
     _install_error_pages(app, web)
@@ -110,6 +120,8 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
+    # Outermost: a click is answered before any other middleware or the router runs.
+    app.add_middleware(clicks.FastRedirect, web=web, buffer=click_buffer)
     return app
 
 
