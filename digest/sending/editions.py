@@ -34,6 +34,7 @@ from digest.models import (
 )
 from digest.render.render import render_segment
 from digest.settings import Settings
+from digest.sponsors.choose import choose_slots, placements
 
 FINAL_DELIVERY_STATES = frozenset(
     {
@@ -114,7 +115,8 @@ def build_segment(
     town: Community,
     now: datetime,
 ) -> EditionSegment:
-    """One town's segment: its curated stories, frozen, and its HTML and text, inlined once."""
+    """One town's segment: its curated stories and sponsors, frozen, and its HTML and text,
+    inlined once (so every reader of the town gets the same ad, counted from `placements`)."""
     segment = EditionSegment(
         edition_id=edition.id,
         community_id=town.id,
@@ -124,9 +126,17 @@ def build_segment(
     if curation.skip_reason is not None:
         segment.skip_reason = curation.skip_reason
         return segment
+    sponsors = choose_slots(session, newsletter, town, edition.slot.date())
     rendered = render_segment(
-        settings, newsletter, town, curation.sections, edition.slot.date(), edition_id=edition.id
+        settings,
+        newsletter,
+        town,
+        curation.sections,
+        edition.slot.date(),
+        edition_id=edition.id,
+        sponsors=sponsors,
     )
+    segment.placements.extend(placements(sponsors))
     kept = rendered.sections
     segment.sections = sections_to_json(kept)
     segment.story_ids = [card.story_id for section in kept for card in section.stories]

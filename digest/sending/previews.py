@@ -16,6 +16,7 @@ from digest.curation.schedules import slot_instant, slots_between
 from digest.models import Community, Newsletter
 from digest.render.render import render_segment, web_version_html
 from digest.settings import Settings
+from digest.sponsors.choose import choose_slots
 
 # A schedule fires at least once a week; look a little further to be sure to find a slot.
 HORIZON = timedelta(days=8)
@@ -34,6 +35,7 @@ class Preview:
     stories: int = 0
     dropped_stories: int = 0
     skip_reason: str | None = None
+    sponsors: tuple[str, ...] = ()  # "position: sponsor (campaign)" for each filled slot
 
 
 def next_slot(newsletter: Newsletter, town: Community, now: datetime) -> datetime | None:
@@ -54,7 +56,11 @@ def preview_next_edition(
     curation = curate(session, newsletter, town, at)
     if curation.skip_reason is not None:
         return Preview(newsletter.slug, town.slug, slot, at, skip_reason=curation.skip_reason)
-    rendered = render_segment(settings, newsletter, town, curation.sections, edition_date)
+    # The sponsors booked (or swapped in) for that day, as the frozen segment will carry them.
+    sponsors = choose_slots(session, newsletter, town, edition_date)
+    rendered = render_segment(
+        settings, newsletter, town, curation.sections, edition_date, sponsors=sponsors
+    )
     return Preview(
         newsletter.slug,
         town.slug,
@@ -64,4 +70,8 @@ def preview_next_edition(
         html=web_version_html(rendered.html),
         stories=sum(len(section.stories) for section in rendered.sections),
         dropped_stories=rendered.dropped_stories,
+        sponsors=tuple(
+            f"{slot.position}: {slot.sponsor}{' (house ad)' if slot.house else ''}"
+            for slot in sponsors.values()
+        ),
     )
