@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from digest.errors import NotFoundError
+from digest.curation.communities import get_community
+from digest.curation.newsletters import get_newsletter
+from digest.errors import DigestError, NotFoundError
 from digest.models import Campaign
 from digest.sponsors import reports
 from digest.sponsors.campaigns import get_campaign, list_campaigns
+from digest.sponsors.choose import choose_slots, swap_slot
 from digest.tokens import TokenError
 from digest.web.admin import _page, editor
 from digest.web.charts import BarChart, daily_bar_chart
 from digest.web.context import WebContext, context
+from digest.web.security import FormToken, PostedForm
 
 admin_router = APIRouter(
     prefix="/admin/sponsors", dependencies=[Depends(editor)], include_in_schema=False
@@ -29,6 +34,8 @@ admin_router = APIRouter(
 public_router = APIRouter(include_in_schema=False)
 Web = Annotated[WebContext, Depends(context)]
 CampaignSlug = Annotated[str, Path(max_length=64)]
+Slug = Annotated[str, Query(max_length=64)]
+Day = Annotated[str, Query(max_length=10)]
 ReportToken = Annotated[str, Path(max_length=1000, description="The signed report token.")]
 # The advertiser's page: never cached by a proxy, never indexed, never sending a referrer.
 PUBLIC_HEADERS = {"cache-control": "no-store", "x-robots-tag": "noindex"}
@@ -75,6 +82,72 @@ def campaigns_page(request: Request, web: Web) -> Response:
     return _page(
         web, request, "admin/sponsors.html", title="Sponsors", section="sponsors", reports=rows
     )
+
+
+@admin_router.get("/swap", response_class=Response)
+def swap_page(
+    request: Request, web: Web, newsletter: Slug = "", town: Slug = "", day: Day = ""
+) -> Response:
+    """One edition's slots in one town, and a form to put another campaign in one of them."""
+    edition_date = _day(day)
+    with web.transaction() as session:
+        try:
+            letter = get_newsletter(session, newsletter)
+            community = get_community(session, town)
+        except NotFoundError as exc:
+            raise HTTPException(404, f"{exc}.") from None
+        slots = choose_slots(session, letter, community, edition_date)
+        choices = [
+            (campaign.slug, f"{campaign.sponsor.name}: {campaign.slug} ({campaign.position})")
+            for campaign in list_campaigns(session)
+            if campaign.starts_on <= edition_date <= campaign.ends_on
+        ]
+        names = (letter.name, community.name)
+    return _page(
+        web,
+        request,
+        "admin/sponsor_swap.html",
+        title="Swap a sponsor",
+        section="sponsors",
+        newsletter=newsletter,
+        town=town,
+        day=edition_date,
+        names=names,
+        slots=list(slots.values()),
+        choices=choices,
+    )
+
+
+@admin_router.post("/swap", response_class=Response)
+def swap(request: Request, web: Web, form: PostedForm, _checked: FormToken) -> Response:
+    """Record the swap (refused for a segment already frozen), then back to the preview."""
+    newsletter, town = str(form.get("newsletter") or ""), str(form.get("town") or "")
+    edition_date = _day(str(form.get("day") or ""))
+    try:
+        with web.transaction() as session:
+            swap_slot(
+                session,
+                newsletter,
+                edition_date,
+                town,
+                str(form.get("campaign") or ""),
+                web.clock.now(),
+            )
+    except DigestError as exc:
+        where = {"newsletter": newsletter, "town": town, "day": edition_date.isoformat()}
+        back = f"/admin/sponsors/swap?{urlencode(where)}"
+        return _page(
+            web, request, "message.html", 409, title="Not possible", message=str(exc), back=back
+        )
+    query = urlencode({"newsletter": newsletter, "town": town})
+    return RedirectResponse(f"/admin/preview?{query}", status_code=303)
+
+
+def _day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HTTPException(400, f"{value!r} is not a date (like 2026-12-01).") from None
 
 
 @admin_router.get("/{slug}", response_class=Response)

@@ -21,7 +21,7 @@ from digest.tokens import make_token
 from digest.web import create_app
 from tests.sponsors.test_sponsored_edition import NOW, newsroom
 from tests.support.admin import ADMIN_PASSWORD
-from tests.support.web import RecordingNotifier
+from tests.support.web import RecordingNotifier, form_token
 
 AUTH = ("editor", ADMIN_PASSWORD)
 
@@ -122,3 +122,35 @@ def test_a_tampered_or_forged_link_shows_nothing(
             assert response.status_code == 404, (bad, path)
             assert "Main Street Hardware" not in response.text
             assert "impressions" not in response.text
+
+
+def test_the_editor_swaps_a_slot_for_an_edition_not_yet_built(
+    client: TestClient, committed: sessionmaker[Session]
+) -> None:
+    query = "newsletter=morning&town=springfield&day=2026-12-02"
+    page = client.get(f"/admin/sponsors/swap?{query}", auth=AUTH)
+    assert page.status_code == 200
+    assert "after-top</strong>: Main Street Hardware" in page.text
+    fields = {"newsletter": "morning", "town": "springfield", "campaign": "house-all"}
+    posted = client.post(
+        "/admin/sponsors/swap",
+        data={**fields, "day": "2026-12-02", "form_token": form_token(page.text)},
+        auth=AUTH,
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303
+    assert posted.headers["location"] == "/admin/preview?newsletter=morning&town=springfield"
+    after = client.get(f"/admin/sponsors/swap?{query}", auth=AUTH)
+    assert "after-top</strong>: Morning Digest" in after.text
+    # The edition of 1 December is built: its readers all get what was frozen.
+    frozen = client.post(
+        "/admin/sponsors/swap",
+        data={**fields, "day": "2026-12-01", "form_token": form_token(after.text)},
+        auth=AUTH,
+    )
+    assert frozen.status_code == 409
+    assert "already frozen" in frozen.text
+    without_token = client.post(
+        "/admin/sponsors/swap", data={**fields, "day": "2026-12-03"}, auth=AUTH
+    )
+    assert without_token.status_code in (400, 403)
