@@ -5,13 +5,15 @@ server (aiosmtpd), and the report's impressions are exactly the messages deliver
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import FixedClock
-from digest.models import Edition, EditionSegment, Newsletter
+from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
 from digest.sending import delivery
 from digest.sending.editions import build_edition
 from digest.settings import load_settings
@@ -26,7 +28,9 @@ from digest.sponsors.campaigns import (
 from digest.sponsors.choose import swap_slot
 from digest.sponsors.slots import AFTER_TOP
 from tests import factories
+from tests.sending import test_sending as sending
 from tests.support.smtp import SMTPServer
+from tests.support.worker import WorkerProcess
 
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 SLOT = datetime(2026, 12, 1, 6, 0)
@@ -159,3 +163,34 @@ def test_the_editors_swap_before_the_freeze_is_what_the_town_gets(
     with committed() as session:
         house = get_campaign(session, "house-all").id
     assert placed["riverton"] == [house]  # no swap there: the house ad as booked
+
+
+@pytest.mark.celery
+def test_sent_by_a_real_worker_the_report_counts_every_delivered_message(
+    committed: sessionmaker[Session],
+    start_worker: Callable[..., WorkerProcess],
+    smtp_server: SMTPServer,
+) -> None:
+    edition_id = newsroom(committed)
+    with committed() as session, session.begin():
+        delivery.start_sending(session, session.get_one(Edition, edition_id), NOW)
+    smtp_server.refuse("reader0@riverton.example")
+    start_worker(mail_url=smtp_server.url)
+
+    sending.send(edition_id)
+    sending.wait_for(
+        lambda: sending.edition_status(committed, edition_id) == EditionStatus.SENT,
+        "the edition to be sent",
+    )
+
+    delivered = Counter(r.rcpt_tos[0].split("@")[1].split(".")[0] for r in smtp_server.received)
+    assert delivered == Counter({"springfield": 3, "riverton": 1, "lakeside": 2})
+    with committed() as session:
+        paid = reports.campaign_report(session, get_campaign(session, "hardware-dec"))
+        house = reports.campaign_report(session, get_campaign(session, "house-all"))
+    figures = {t.label.lower(): t.impressions for t in [*paid.towns, *house.towns]}
+    assert figures == dict(delivered)
+    for received in smtp_server.received:
+        town = received.rcpt_tos[0].split("@")[1].split(".")[0]
+        body = received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert (PAID in body) is (town == "springfield")
