@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.clock import FixedClock
 from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
 from digest.sending import delivery
+from digest.sending.batches import send_batch
 from digest.sending.editions import build_edition
 from digest.settings import load_settings
 from digest.sponsors import reports
@@ -81,9 +82,7 @@ def send(committed: sessionmaker[Session], edition_id: int, smtp: SMTPServer) ->
         batches = delivery.plan_batches(session, edition_id, 100, NOW)
     with delivery.open_sender(settings) as sender:
         for first, last in batches:
-            delivery.send_batch(
-                committed, settings, edition_id, first, last, sender, FixedClock(NOW)
-            )
+            send_batch(committed, settings, edition_id, first, last, sender, FixedClock(NOW))
 
 
 def test_the_sponsor_reaches_only_its_town_and_impressions_add_up(
