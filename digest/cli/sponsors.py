@@ -11,6 +11,7 @@ from rich.table import Table
 from digest.cli.common import app, console, open_session, plural
 from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
+from digest.sending.swaps import swap_sponsor
 from digest.settings import get_settings
 from digest.sponsors import reports
 from digest.sponsors.campaigns import (
@@ -23,7 +24,6 @@ from digest.sponsors.campaigns import (
     list_campaigns,
     list_sponsors,
 )
-from digest.sponsors.choose import swap_slot
 from digest.sponsors.slots import AFTER_TOP, POSITIONS
 
 sponsors_app = typer.Typer(help="Sponsors: the advertisers.", no_args_is_help=True)
@@ -194,10 +194,17 @@ def campaigns_swap(
     town: Annotated[str, typer.Option(help="The town's slug.")],
     day: Annotated[str, typer.Option("--date", help="The edition's date.")],
 ) -> None:
-    """Put a campaign in its position's slot of one edition and town, over the booking."""
+    """Put a campaign in its position's slot of one edition and town, over the booking (an
+    edition built ahead is rendered again; one that has started sending is refused)."""
     with open_session() as session, session.begin():
-        swap = swap_slot(
-            session, newsletter, parse_day(day, "--date"), town, slug, SYSTEM_CLOCK.now()
+        swap = swap_sponsor(
+            session,
+            get_settings(),
+            newsletter,
+            parse_day(day, "--date"),
+            town,
+            slug,
+            SYSTEM_CLOCK.now(),
         )
         position = swap.position
     console.print(f"{newsletter} {day} {town}: {position} slot now shows {slug}", highlight=False)

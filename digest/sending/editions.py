@@ -31,7 +31,7 @@ from digest.models import (
     Subscription,
     SubscriptionStatus,
 )
-from digest.render.render import render_segment
+from digest.render.render import RenderedSegment, render_segment
 from digest.sending import states
 from digest.settings import Settings
 from digest.sponsors.choose import choose_slots, placements
@@ -131,6 +131,12 @@ def build_segment(
         sponsors=sponsors,
     )
     segment.placements.extend(placements(sponsors))
+    freeze(segment, rendered)
+    return segment
+
+
+def freeze(segment: EditionSegment, rendered: RenderedSegment) -> None:
+    """Keep what was rendered in the segment: the stories kept, subject, HTML and text."""
     kept = rendered.sections
     segment.sections = sections_to_json(kept)
     segment.story_ids = [card.story_id for section in kept for card in section.stories]
@@ -140,7 +146,6 @@ def build_segment(
     segment.html = rendered.html
     segment.text = rendered.text
     segment.dropped_stories = rendered.dropped_stories
-    return segment
 
 
 def pause(session: Session, edition: Edition) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.curation.communities import get_community
@@ -18,8 +18,6 @@ from digest.errors import DigestError
 from digest.models import (
     Campaign,
     Community,
-    Edition,
-    EditionSegment,
     Newsletter,
     SponsorPlacement,
     SponsorSwap,
@@ -114,8 +112,8 @@ def swap_slot(
 ) -> SponsorSwap:
     """Put a campaign in its position's slot of one day's edition in one town, over the booking.
 
-    Raises DigestError when the campaign is cancelled or does not run that day, or when that
-    town's segment is already frozen (its readers must all get the same ad).
+    Raises DigestError when the campaign is cancelled or does not run that day. A segment
+    already built is not changed here: `digest.sending.swaps.swap_sponsor` renders it again.
     """
     newsletter = get_newsletter(session, newsletter_slug)
     town = get_community(session, town_slug)
@@ -127,11 +125,6 @@ def swap_slot(
         raise DigestError(
             f"campaign {campaign_slug!r} runs from {campaign.starts_on} to {campaign.ends_on}, "
             f"not on {day}"
-        )
-    if _frozen(session, newsletter, town, day):
-        raise DigestError(
-            f"the {day} edition of {newsletter_slug!r} for {town_slug!r} is already frozen; "
-            "a swap applies to editions not yet built"
         )
     swap = session.scalar(
         select(SponsorSwap).where(
@@ -155,18 +148,3 @@ def swap_slot(
         swap.campaign_id, swap.created_at = campaign.id, now
     session.flush()
     return swap
-
-
-def _frozen(session: Session, newsletter: Newsletter, town: Community, day: date) -> bool:
-    count = session.scalar(
-        select(func.count())
-        .select_from(EditionSegment)
-        .join(Edition, Edition.id == EditionSegment.edition_id)
-        .where(
-            Edition.newsletter_id == newsletter.id,
-            EditionSegment.community_id == town.id,
-            Edition.slot >= datetime.combine(day, datetime.min.time()),
-            Edition.slot < datetime.combine(day, datetime.max.time()),
-        )
-    )
-    return bool(count)

@@ -19,9 +19,10 @@ from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError, NotFoundError
 from digest.models import Campaign
+from digest.sending.swaps import swap_sponsor
 from digest.sponsors import reports
 from digest.sponsors.campaigns import get_campaign, list_campaigns
-from digest.sponsors.choose import choose_slots, swap_slot
+from digest.sponsors.choose import choose_slots
 from digest.tokens import TokenError
 from digest.web.admin import _page, editor
 from digest.web.charts import BarChart, daily_bar_chart
@@ -120,13 +121,14 @@ def swap_page(
 
 @admin_router.post("/swap", response_class=Response)
 def swap(request: Request, web: Web, form: PostedForm, _checked: FormToken) -> Response:
-    """Record the swap (refused for a segment already frozen), then back to the preview."""
+    """Record the swap (an edition built ahead is rendered again), then back to the preview."""
     newsletter, town = str(form.get("newsletter") or ""), str(form.get("town") or "")
     edition_date = _day(str(form.get("day") or ""))
     try:
         with web.transaction() as session:
-            swap_slot(
+            swap_sponsor(
                 session,
+                web.settings,
                 newsletter,
                 edition_date,
                 town,

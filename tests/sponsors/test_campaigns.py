@@ -143,18 +143,6 @@ def test_the_editors_swap_wins_for_that_day_and_town_only(
         swap_slot(session, "morning", date(2026, 12, 20), "springfield", "bakery-riverton", NOW)
 
 
-def test_a_swap_for_a_frozen_segment_is_refused(
-    session: Session, places: tuple[Newsletter, list[Community]]
-) -> None:
-    letter, towns = places
-    book_campaign(session, "bakery", "bakery-dec", ad(), booking())
-    from datetime import datetime
-
-    factories.ready_edition(session, letter, towns[:1], slot=datetime(2026, 12, 1, 6, 0))
-    with pytest.raises(DigestError, match="already frozen"):
-        swap_slot(session, "morning", DAY, "springfield", "bakery-dec", NOW)
-
-
 @pytest.mark.parametrize(
     ("creative", "where", "message"),
     [

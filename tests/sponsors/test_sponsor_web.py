@@ -142,14 +142,14 @@ def test_the_editor_swaps_a_slot_for_an_edition_not_yet_built(
     assert posted.headers["location"] == "/admin/preview?newsletter=morning&town=springfield"
     after = client.get(f"/admin/sponsors/swap?{query}", auth=AUTH)
     assert "after-top</strong>: Morning Digest" in after.text
-    # The edition of 1 December is built: its readers all get what was frozen.
+    # The edition of 1 December has started sending: its readers all get what was frozen.
     frozen = client.post(
         "/admin/sponsors/swap",
         data={**fields, "day": "2026-12-01", "form_token": form_token(after.text)},
         auth=AUTH,
     )
     assert frozen.status_code == 409
-    assert "already frozen" in frozen.text
+    assert "has started sending" in frozen.text
     without_token = client.post(
         "/admin/sponsors/swap", data={**fields, "day": "2026-12-03"}, auth=AUTH
     )

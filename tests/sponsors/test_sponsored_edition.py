@@ -13,10 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import FixedClock
+from digest.errors import DigestError
 from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
 from digest.sending import delivery
 from digest.sending.batches import send_batch
 from digest.sending.editions import build_edition
+from digest.sending.swaps import swap_sponsor
 from digest.settings import load_settings
 from digest.sponsors import reports
 from digest.sponsors.campaigns import (
@@ -26,7 +28,6 @@ from digest.sponsors.campaigns import (
     book_campaign,
     get_campaign,
 )
-from digest.sponsors.choose import swap_slot
 from digest.sponsors.slots import AFTER_TOP
 from tests import factories
 from tests.sending import test_sending as sending
@@ -148,7 +149,9 @@ def test_the_editors_swap_before_the_freeze_is_what_the_town_gets(
             CreativeSpec("Fresh bread at six", "https://bakery.example/"),
             Booking(AFTER_TOP, date(2026, 12, 1), date(2026, 12, 1), ("morning",), ("lakeside",)),
         )
-        swap_slot(session, "morning", date(2026, 12, 1), "springfield", "bakery-lakeside", NOW)
+        swap_sponsor(
+            session, load_settings(), "morning", SLOT.date(), "springfield", "bakery-lakeside", NOW
+        )
         edition = build_edition(session, load_settings(), letter, SLOT, NOW)
         placed = {
             segment.community.slug: [p.campaign_id for p in segment.placements]
@@ -193,3 +196,42 @@ def test_sent_by_a_real_worker_the_report_counts_every_delivered_message(
         town = received.rcpt_tos[0].split("@")[1].split(".")[0]
         body = received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         assert (PAID in body) is (town == "springfield")
+
+
+def test_a_swap_renders_an_edition_built_ahead_again_until_it_starts_sending(
+    committed: sessionmaker[Session],
+) -> None:
+    edition_id = newsroom(committed)  # built ahead: no town has started
+    with committed() as session, session.begin():
+        add_sponsor(session, "bakery", "Corner Bakery")
+        book_campaign(
+            session,
+            "bakery",
+            "bakery-lakeside",
+            CreativeSpec("Fresh bread at six", "https://bakery.example/"),
+            Booking(AFTER_TOP, date(2026, 12, 1), date(2026, 12, 1), ("morning",), ("lakeside",)),
+        )
+        swap_sponsor(
+            session, load_settings(), "morning", SLOT.date(), "springfield", "bakery-lakeside", NOW
+        )
+    with committed() as session:
+        segments = {
+            s.community.slug: s
+            for s in session.scalars(
+                select(EditionSegment).where(EditionSegment.edition_id == edition_id)
+            )
+        }
+        springfield = segments["springfield"]
+        assert "Fresh bread at six" in springfield.html
+        assert "Fresh bread at six" in springfield.text
+        assert PAID not in springfield.html + springfield.text
+        bakery = get_campaign(session, "bakery-lakeside").id
+        assert [p.campaign_id for p in springfield.placements] == [bakery]
+        assert PAID not in segments["riverton"].html  # other towns are untouched
+    with committed() as session, session.begin():
+        delivery.start_sending(session, session.get_one(Edition, edition_id), NOW)
+    with committed() as session, session.begin(), pytest.raises(DigestError) as refused:
+        swap_sponsor(
+            session, load_settings(), "morning", SLOT.date(), "springfield", "hardware-dec", NOW
+        )
+    assert "has started sending" in str(refused.value)
