@@ -7,13 +7,14 @@ newsletter and slot, one segment per edition and town, one subscriber per normal
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -389,6 +390,8 @@ class EditionSegment(Base):
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()
+    # The sponsor slots frozen with the segment (digest.sponsors); saved and dropped with it.
+    placements: Mapped[list[SponsorPlacement]] = relationship(cascade="all, delete-orphan")
 
 
 class Delivery(Base):
@@ -520,3 +523,89 @@ class ClickBatch(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     flushed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Sponsor(Base):
+    """An advertiser; its creatives are what readers see, its campaigns when and where."""
+
+    __tablename__ = "sponsors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Creative(Base):
+    """One ad: a label that marks it as advertising, headline, text, image with alt, link."""
+
+    __tablename__ = "creatives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    label: Mapped[str] = mapped_column(String(40))
+    headline: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
+    link_url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sponsor: Mapped[Sponsor] = relationship()
+
+
+class Campaign(Base):
+    """A creative booked for a date range (inclusive), newsletters, towns and a position.
+
+    Empty `newsletter_ids` / `community_ids` mean every newsletter / town. A house campaign
+    (`house`) fills a slot no paid campaign has and never clashes with one.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id"))
+    position: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    newsletter_ids: Mapped[list[Any]] = mapped_column(default=list)
+    community_ids: Mapped[list[Any]] = mapped_column(default=list)
+    house: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sponsor: Mapped[Sponsor] = relationship()
+    creative: Mapped[Creative] = relationship()
+
+
+class SponsorPlacement(Base):
+    """The campaign a frozen segment carries in one slot: what impressions are counted from."""
+
+    __tablename__ = "sponsor_placements"
+    __table_args__ = (UniqueConstraint("segment_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("edition_segments.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id"))
+
+
+class SponsorSwap(Base):
+    """The editor's choice for one slot of one day's edition in one town, over the booking."""
+
+    __tablename__ = "sponsor_swaps"
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "edition_date", "community_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    edition_date: Mapped[date] = mapped_column(Date)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,7 @@ CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 BOUNCE = "bounce"
+SPONSOR_REPORT = "sponsor-report"
 
 DAY = 24 * 3600
 # How long each kind of token is honoured (seconds); None means no expiry.
@@ -27,6 +28,7 @@ MAX_AGE: dict[str, int | None] = {
     UNSUBSCRIBE: None,  # CASL asks for at least 60 days; an unsubscribe link never expires
     PREFERENCES: 365 * DAY,
     BOUNCE: 90 * DAY,
+    SPONSOR_REPORT: 365 * DAY,  # an advertiser's read-only report link, sent by the publisher
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -33,8 +34,10 @@ from digest.ingest.story_text import (
 from digest.models import Community, Newsletter
 from digest.render import links
 from digest.render.senders import parse_mailbox, sender_of
+from digest.render.sponsor_views import sponsor_views
 from digest.render.templates import email_templates
 from digest.settings import Settings
+from digest.sponsors.slots import SponsorSlot
 
 log = logging.getLogger(__name__)
 
@@ -302,12 +305,14 @@ def render_segment(
     edition_date: date,
     *,
     edition_id: int | None = None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> RenderedSegment:
     """Render and inline one town's edition once, within the HTML and <style> budgets.
 
     Over budget, the lowest-ranked stories are dropped (and logged) until it fits. With an
     `edition_id` the "view in browser" link goes to the edition's web version, else to the
-    newsletter's archive. Raises EmailTemplateError for a missing or broken template, and
+    newsletter's archive. `sponsors` (by position) are shown in their slots, inside the budget.
+    Raises EmailTemplateError for a missing or broken template, and
     DigestError when the template alone exceeds a budget.
     """
     if isinstance(edition_date, datetime):
@@ -316,7 +321,9 @@ def render_segment(
     total = _count(kept)
     empty_size: int | None = None
     while True:
-        html, text = _render_digest(settings, newsletter, community, kept, edition_date, edition_id)
+        html, text = _render_digest(
+            settings, newsletter, community, kept, edition_date, edition_id, sponsors
+        )
         size, styles = email_html_bytes(settings, html), style_bytes(html)
         if styles >= STYLE_BUDGET_BYTES:
             raise DigestError(
@@ -327,7 +334,7 @@ def render_segment(
             break
         if empty_size is None:
             empty_html, _ = _render_digest(
-                settings, newsletter, community, [], edition_date, edition_id
+                settings, newsletter, community, [], edition_date, edition_id, sponsors
             )
             empty_size = email_html_bytes(settings, empty_html)
         if not kept or empty_size >= HTML_BUDGET_BYTES:
@@ -363,6 +370,7 @@ def digest_context(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None = None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
     views = section_views(sections, edition_date, _zone(community))
@@ -388,6 +396,7 @@ def digest_context(
         "web_url": web_url,
         "sections": views,
         "story_count": sum(len(view.cards) for view in views),
+        "sponsors": sponsor_views(sponsors or {}),
     }
 
 
@@ -398,8 +407,11 @@ def _render_digest(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> tuple[str, str]:
-    context = digest_context(settings, newsletter, community, sections, edition_date, edition_id)
+    context = digest_context(
+        settings, newsletter, community, sections, edition_date, edition_id, sponsors
+    )
     templates = email_templates()
     html = inline_css(templates.render(f"{template_name(newsletter)}.html", **context))
     text = normalize_text(templates.render(f"{template_name(newsletter)}.txt", **context))

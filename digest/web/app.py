@@ -26,7 +26,7 @@ from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.ingest.click_buffer import ClickBuffer
 from digest.settings import Settings
-from digest.web import admin, archive, bounces, clicks, outbox, reader, signup
+from digest.web import admin, archive, bounces, clicks, outbox, reader, signup, sponsors
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -105,6 +105,8 @@ def create_app(
     app.include_router(reader.router)
     app.include_router(archive.router)
     app.include_router(admin.router)
+    app.include_router(sponsors.admin_router)
+    app.include_router(sponsors.public_router)
     app.include_router(outbox.router)
     app.include_router(bounces.router)
     app.include_router(clicks.router)

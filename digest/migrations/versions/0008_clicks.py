@@ -1,7 +1,7 @@
 """click analytics: link_clicks (aggregates), click_events (per reader), click_batches
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import digest.db
 
 revision: str = "0008"
-down_revision: str | None = "0004"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
