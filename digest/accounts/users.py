@@ -1,0 +1,127 @@
+"""Users: admins (everything) and editors (editorial work, optionally limited to towns)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from digest.accounts.passwords import hash_password, needs_rehash, verify
+from digest.errors import AlreadyExistsError, DigestError, NotFoundError
+from digest.models import Community, Role, User
+
+
+class NotAllowedError(DigestError):
+    """The signed-in user may not do this (an editor at an admin's task, or another town)."""
+
+
+def login_name(raw: str) -> str:
+    """An account's address in its one stored form (trimmed, lower-case)."""
+    return raw.strip().lower()
+
+
+def _checked_address(raw: str) -> str:
+    try:
+        validate_email(raw.strip(), check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise DigestError(f"{raw.strip()!r} is not an email address ({exc})") from None
+    return login_name(raw)
+
+
+def add_user(
+    session: Session,
+    email: str,
+    password: str,
+    role: Role = Role.EDITOR,
+    name: str = "",
+    towns: Sequence[Community] = (),
+) -> User:
+    """Add an account; raises DigestError for a bad address or password, or one taken."""
+    address = _checked_address(email)
+    if find_user(session, address) is not None:
+        raise AlreadyExistsError("user", f"there is already an account for {address}")
+    user = User(
+        email=address,
+        name=name.strip(),
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
+    user.towns = list(towns) if role == Role.EDITOR else []
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == login_name(email)))
+
+
+def get_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFoundError("user", f"no account {login_name(email)!r}")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.email)))
+
+
+def count_admins(session: Session) -> int:
+    query = select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.active)
+    return int(session.scalar(query) or 0)
+
+
+def disable_user(session: Session, user: User) -> None:
+    """Disable an account: it can no longer sign in and its sessions end (caller's job)."""
+    user.active = False
+    session.flush()
+
+
+def set_password(user: User, password: str) -> None:
+    """Replace the password (raises DigestError when too short)."""
+    user.password_hash = hash_password(password)
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
+    """The active account with this address and password, else None (same time either way).
+
+    Upgrades an old hash in place on success; does not commit.
+    """
+    user = find_user(session, email) if len(email) <= 320 else None
+    if not verify(user.password_hash if user else None, password) or user is None:
+        return None
+    if not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    return user
+
+
+def is_admin(user: User) -> bool:
+    return user.role == Role.ADMIN
+
+
+def require_admin(user: User) -> None:
+    """Raises NotAllowedError unless the user is an admin."""
+    if not is_admin(user):
+        raise NotAllowedError("only an admin may do this; ask an admin of this Digest")
+
+
+def may_act_on_town(user: User, community_id: int) -> bool:
+    """True for an admin, an editor of every town, or an editor of this town."""
+    if is_admin(user) or not user.towns:
+        return True
+    return any(town.id == community_id for town in user.towns)
+
+
+def require_town(user: User, community_id: int) -> None:
+    """Raises NotAllowedError when the user may not act on this town."""
+    if not may_act_on_town(user, community_id):
+        names = ", ".join(sorted(town.name for town in user.towns))
+        raise NotAllowedError(f"your account may act only on these towns: {names}")
