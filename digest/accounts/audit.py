@@ -8,12 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.accounts.users import Actor
 from digest.models import AuditEntry, User
 
 
 def record(
     session: Session,
-    actor: User | str,
+    actor: Actor | User | str,
     action: str,
     target: str,
     detail: dict[str, Any] | None,
@@ -24,7 +25,7 @@ def record(
     `action` is a short verb phrase ("edition.pause", "suppression.add"), `target` what it
     acted on ("edition 12", an address). `now` comes from the caller's clock. Does not commit.
     """
-    name = actor.email if isinstance(actor, User) else actor
+    name = actor if isinstance(actor, str) else actor.email
     entry = AuditEntry(
         occurred_at=now,
         actor=name[:320],

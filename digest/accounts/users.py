@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,6 +17,39 @@ from digest.models import Community, Role, User
 
 class NotAllowedError(DigestError):
     """The signed-in user may not do this (an editor at an admin's task, or another town)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A signed-in user as the shells pass it around, detached from any database session."""
+
+    id: int
+    email: str
+    name: str
+    role: Role
+    # Empty: every town.
+    town_ids: frozenset[int]
+    town_names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        towns = sorted(user.towns, key=lambda town: town.name)
+        return cls(
+            user.id,
+            user.email,
+            user.name,
+            Role(user.role),
+            frozenset(town.id for town in towns),
+            tuple(town.name for town in towns),
+        )
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
 
 
 def login_name(raw: str) -> str:
@@ -103,25 +137,19 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     return user
 
 
-def is_admin(user: User) -> bool:
-    return user.role == Role.ADMIN
-
-
-def require_admin(user: User) -> None:
+def require_admin(user: Actor) -> None:
     """Raises NotAllowedError unless the user is an admin."""
-    if not is_admin(user):
-        raise NotAllowedError("only an admin may do this; ask an admin of this Digest")
+    if not user.is_admin:
+        raise NotAllowedError("Only an admin may do this: ask an admin of this Digest.")
 
 
-def may_act_on_town(user: User, community_id: int) -> bool:
+def may_act_on_town(user: Actor, community_id: int) -> bool:
     """True for an admin, an editor of every town, or an editor of this town."""
-    if is_admin(user) or not user.towns:
-        return True
-    return any(town.id == community_id for town in user.towns)
+    return user.is_admin or not user.town_ids or community_id in user.town_ids
 
 
-def require_town(user: User, community_id: int) -> None:
+def require_town(user: Actor, community_id: int) -> None:
     """Raises NotAllowedError when the user may not act on this town."""
     if not may_act_on_town(user, community_id):
-        names = ", ".join(sorted(town.name for town in user.towns))
-        raise NotAllowedError(f"your account may act only on these towns: {names}")
+        names = ", ".join(user.town_names)
+        raise NotAllowedError(f"Your account may act only on these towns: {names}.")
