@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,3 +154,16 @@ def require_town(user: Actor, community_id: int) -> None:
     if not may_act_on_town(user, community_id):
         names = ", ".join(user.town_names)
         raise NotAllowedError(f"Your account may act only on these towns: {names}.")
+
+
+def ensure_first_admin(session: Session, email: str) -> str | None:
+    """With no account at all, add an admin with a new random password and return it.
+
+    For dev (`digest serve`, `digest demo`): the password is shown once; None when any
+    account exists already.
+    """
+    if session.scalar(select(func.count()).select_from(User)):
+        return None
+    password = secrets.token_urlsafe(12)
+    add_user(session, email, password, Role.ADMIN, "First admin")
+    return password

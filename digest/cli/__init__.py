@@ -27,6 +27,7 @@ from digest.cli import subscribers  # noqa: F401  isort: skip
 from digest.cli import stats  # noqa: F401  isort: skip
 from digest.cli import editions  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
+from digest.cli import users  # noqa: F401  isort: skip
 
 
 def _version(value: bool) -> None:
