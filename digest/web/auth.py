@@ -98,6 +98,15 @@ def check_session_form(request: Request, form: PostedForm, user: CurrentUser) ->
 CheckedForm = Annotated[Actor, Depends(check_session_form)]
 
 
+def check_admin_form(user: CheckedForm) -> Actor:
+    """An admin's post with their session's token; NotAllowedError (403) for an editor."""
+    require_admin(user)
+    return user
+
+
+CheckedAdminForm = Annotated[Actor, Depends(check_admin_form)]
+
+
 def session_form_token(request: Request) -> str:
     """The form token for a page's forms (after `current_user` ran for this request)."""
     token: str = request.state.form_token
