@@ -24,7 +24,7 @@ from digest.render.newsletter_settings import (
     sections_text,
 )
 from digest.render.senders import sender_of
-from digest.sending.previews import next_slot
+from digest.sending.slots import next_slot
 from digest.web.admin import admin_page
 from digest.web.auth import CheckedAdminForm, admin_user
 from digest.web.context import WebContext, context

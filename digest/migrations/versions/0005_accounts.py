@@ -2,7 +2,7 @@
 pausing a feed
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-02 12:33:34.052548
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import digest.db
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
