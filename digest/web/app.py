@@ -27,7 +27,21 @@ from digest.accounts.users import NotAllowedError
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.settings import Settings
-from digest.web import admin, archive, auth, bounces, outbox, reader, signup
+from digest.web import (
+    admin,
+    archive,
+    audit,
+    auth,
+    bounces,
+    feeds,
+    newsletters,
+    outbox,
+    reader,
+    reader_lookup,
+    signup,
+    suppressions,
+    towns,
+)
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -100,6 +114,8 @@ def create_app(
     app.include_router(archive.router)
     app.include_router(auth.router)
     app.include_router(admin.router)
+    for settings_page in (newsletters, towns, feeds, suppressions, reader_lookup, audit):
+        app.include_router(settings_page.router)
     app.include_router(outbox.router)
     app.include_router(bounces.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Database and broker")

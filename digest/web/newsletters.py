@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from digest.render.newsletter_settings import (
 from digest.render.senders import sender_of
 from digest.sending.slots import next_slot
 from digest.web.admin import admin_page
+from digest.web.admin_forms import not_found, sentence, text_fields
 from digest.web.auth import CheckedAdminForm, admin_user
 from digest.web.context import WebContext, context
 from digest.web.security import PostedForm
@@ -51,10 +52,6 @@ LABELS = {
 }
 
 
-def _fields(form: Any) -> dict[str, str]:
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
 @router.get("/", response_class=Response)
 def newsletters_page(request: Request, web: Web) -> Response:
     """Every newsletter, and a form to add one."""
@@ -76,7 +73,7 @@ def newsletters_page(request: Request, web: Web) -> Response:
 @router.post("/", response_class=Response)
 def add(request: Request, web: Web, form: PostedForm, user: CheckedAdminForm) -> Response:
     """Add a newsletter by short name and name; then its settings page."""
-    values = _fields(form)
+    values = text_fields(form)
     slug, name = values.get("slug", "").strip(), values.get("name", "").strip()
     try:
         with web.transaction() as session:
@@ -94,14 +91,10 @@ def add(request: Request, web: Web, form: PostedForm, user: CheckedAdminForm) ->
             section="newsletters",
             newsletters=rows,
             values=values,
-            errors={"slug": _sentence(str(exc))},
+            errors={"slug": sentence(str(exc))},
             labels=LABELS,
         )
     return RedirectResponse(f"/admin/newsletters/{slug}?done=added", status_code=303)
-
-
-def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
 def _rows(session: Session) -> list[dict[str, Any]]:
@@ -122,7 +115,7 @@ def _letter(session: Session, slug: str) -> Newsletter:
     try:
         return get_newsletter(session, slug)
     except NotFoundError as exc:
-        raise HTTPException(404, _sentence(str(exc))) from None
+        raise not_found(exc) from None
 
 
 def _settings_page(
@@ -172,7 +165,7 @@ def save(
     request: Request, web: Web, slug: Slug, form: PostedForm, user: CheckedAdminForm
 ) -> Response:
     """Save the settings, or show the form again with every problem next to its field."""
-    values = _fields(form)
+    values = text_fields(form)
     clean, errors = check_newsletter_form(values)
     if errors:
         return _settings_page(web, request, slug, values, errors)
