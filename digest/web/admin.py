@@ -81,6 +81,9 @@ def edition_starter(request: Request) -> EditionStarter:
 
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(current_user)], include_in_schema=False)
+# The name other admin routers (the desk) protected themselves with before accounts: the same
+# session check. New code takes `CurrentUser` from digest.web.auth.
+editor = current_user
 Web = Annotated[WebContext, Depends(context)]
 Starter = Annotated[EditionStarter, Depends(edition_starter)]
 EditionId = Annotated[int, Path(ge=1, le=2**62)]
