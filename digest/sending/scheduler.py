@@ -4,7 +4,7 @@ Celery beat runs `dispatch_editions` every minute and workers send. `digest sche
 runs the same pass once, now (for an operator catching up after downtime, or a test that
 moves the clock); with `--here` it also sends in this process, without a worker.
 
-Like `delivery.send_batch`, these take a session factory and commit as they go: the pass's
+Like `batches.send_batch`, these take a session factory and commit as they go: the pass's
 editions must be committed before their deliveries are made and sent.
 """
 
