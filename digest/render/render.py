@@ -234,7 +234,7 @@ def footer_context(settings: Settings, newsletter: Newsletter | None = None) -> 
     name, address = sender_of(settings, newsletter)
     reply_to = parse_mailbox(newsletter.reply_to) if newsletter and newsletter.reply_to else None
     return {
-        "lang": "en",
+        "lang": (newsletter.language if newsletter else "") or "en",
         "publisher": name or address,
         "postal_address": one_line(settings.postal_address),
         "contact": reply_to[1] if reply_to else address,
@@ -397,6 +397,10 @@ def digest_context(
         "sections": views,
         "story_count": sum(len(view.cards) for view in views),
         "sponsors": sponsor_views(sponsors or {}),
+        # Branding set in the admin (checked there: an https logo, a #rrggbb colour).
+        "logo_url": newsletter.logo_url or "",
+        "accent_color": newsletter.accent_color or "",
+        "footer_note": one_line(newsletter.footer_text or "", 500),
     }
 
 
