@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digest.addresses import email_hash
@@ -103,6 +104,7 @@ class EditionStatus(enum.StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    AWAITING = "awaiting"  # built ahead, held for an editor's approval
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -234,6 +236,13 @@ class Newsletter(Base):
     template: Mapped[str] = mapped_column(String(100), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hold for approval (docs/desk.md): editions are built ahead and wait for an editor; one
+    # not approved by a town's slot is sent `approval_grace_minutes` late ("send") or skipped.
+    hold_for_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
+    if_unapproved: Mapped[str] = mapped_column(String(8), default="send", server_default="send")
+    approval_grace_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
 
 
 def _email_hash_default(context: Any) -> str | None:
@@ -343,6 +352,8 @@ class Edition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(200))
 
     newsletter: Mapped[Newsletter] = relationship()
     segments: Mapped[list[EditionSegment]] = relationship(back_populates="edition")
@@ -368,9 +379,41 @@ class EditionSegment(Base):
     dropped_stories: Mapped[int] = mapped_column(default=0)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
+    # What curation chose before any editor's pick, and the next candidates of each section
+    # (for a swap): picks are applied to this, so changing them never re-curates.
+    curated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()
+
+
+class PickKind(enum.StrEnum):
+    NOTE = "note"
+    PIN = "pin"
+    DROP = "drop"
+    ADD = "add"
+    SWAP = "swap"
+
+
+class EditionPick(Base):
+    """An editor's choice for one edition, in one town or (community None) in all its towns."""
+
+    __tablename__ = "edition_picks"
+    __table_args__ = (Index("ix_edition_picks_edition", "edition_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    kind: Mapped[PickKind] = mapped_column(_enum(PickKind))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    cluster_key: Mapped[str | None] = mapped_column(String(64))  # a drop or swap: every copy
+    section: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[int | None]  # a pin's place among the section's pins
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

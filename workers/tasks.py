@@ -14,6 +14,7 @@ from digest.clock import SYSTEM_CLOCK
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
 from digest.sending import delivery
+from digest.sending.approval import dispatch_held
 from digest.sending.editions import dispatch_due, get_edition
 from digest.sending.notices import send_notice
 from digest.sending.transport import open_transport
@@ -68,11 +69,13 @@ def dispatch_editions() -> int:
     """The scheduler's pass (every minute): build what is due, then start sending it."""
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
-    for edition_id in dispatched.to_send:
+        held = dispatch_held(session, get_settings(), SYSTEM_CLOCK.now())
+    to_send = sorted({*dispatched.to_send, *held.to_send})
+    for edition_id in to_send:
         send_edition.delay(edition_id)
-    for line in dispatched.missed:
+    for line in [*dispatched.missed, *held.missed]:
         log.warning("slot skipped: %s", line)
-    return len(dispatched.to_send)
+    return len(to_send)
 
 
 # --- Bounces --------------------------------------------------------------------------------

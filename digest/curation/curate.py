@@ -122,14 +122,15 @@ class _Row(NamedTuple):
 
 
 def curate(
-    session: Session, newsletter: Newsletter, community: Community, at: datetime
+    session: Session, newsletter: Newsletter, community: Community, at: datetime, spare: int = 0
 ) -> Curation:
     """The sections of `newsletter`'s edition for `community` as of `at` (aware time).
 
     Deterministic for the same data and `at`. Reads only; does not commit. Curating many
-    towns in one session reads the window's stories once (see _clusters).
+    towns in one session reads the window's stories once (see _clusters). `spare` raises
+    every section's cap by that many: the editor's desk offers them as next candidates.
     """
-    caps = _caps(newsletter)
+    caps = {key: cap + spare for key, cap in _caps(newsletter).items() if cap > 0}
     last_edition, sent = _history(session, newsletter, community, at)
     earliest = at - timedelta(hours=newsletter.window_hours)
     window_start = max(earliest, last_edition) if last_edition else earliest
@@ -323,6 +324,14 @@ def _sections(
         if cards:
             sections.append(Section(key, section_title(key, community), tuple(cards)))
     return sections
+
+
+def story_cards(session: Session, stories: list[Story], first_rank: int) -> list[StoryCard]:
+    """Cards for stories an editor added by hand, ranked from `first_rank` on."""
+    sources = _sources(session, stories)
+    return [
+        _card(story, first_rank + offset, sources, True) for offset, story in enumerate(stories)
+    ]
 
 
 def _load(session: Session, ids: Iterable[int]) -> dict[int, Story]:

@@ -16,8 +16,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from markupsafe import Markup
 from premailer import Premailer
 
+from digest.curation.picks import clean_note
 from digest.curation.sections import Section, StoryCard
 from digest.errors import DigestError
 from digest.ingest.story_text import one_line, plain_text, safe_url, truncate
@@ -59,6 +61,7 @@ PREHEADER_FILLER = "&#847;&zwnj;&nbsp;" * 40
 EMAIL_REGION = re.compile(r"<!--\s*digest:email\s*-->(.*?)<!--\s*/digest:email\s*-->", re.S)
 WEB_REGION = re.compile(r"<!--\s*digest:web\s*-->(.*?)<!--\s*/digest:web\s*-->", re.S)
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
 
 TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed")
@@ -237,12 +240,14 @@ def render_segment(
     edition_date: date,
     *,
     edition_id: int | None = None,
+    note: str = "",
 ) -> RenderedSegment:
     """Render and inline one town's edition once, within the HTML and <style> budgets.
 
     Over budget, the lowest-ranked stories are dropped (and logged) until it fits. With an
     `edition_id` the "view in browser" link goes to the edition's web version, else to the
-    newsletter's archive. Raises EmailTemplateError for a missing or broken template, and
+    newsletter's archive. `note` is the editor's intro (HTML, cleaned again here). Raises
+    EmailTemplateError for a missing or broken template, and
     DigestError when the template alone exceeds a budget.
     """
     if isinstance(edition_date, datetime):
@@ -251,7 +256,9 @@ def render_segment(
     total = _count(kept)
     empty_size: int | None = None
     while True:
-        html, text = _render_digest(settings, newsletter, community, kept, edition_date, edition_id)
+        html, text = _render_digest(
+            settings, newsletter, community, kept, edition_date, edition_id, note
+        )
         size, styles = email_html_bytes(settings, html), style_bytes(html)
         if styles >= STYLE_BUDGET_BYTES:
             raise DigestError(
@@ -262,7 +269,7 @@ def render_segment(
             break
         if empty_size is None:
             empty_html, _ = _render_digest(
-                settings, newsletter, community, [], edition_date, edition_id
+                settings, newsletter, community, [], edition_date, edition_id, note
             )
             empty_size = email_html_bytes(settings, empty_html)
         if not kept or empty_size >= HTML_BUDGET_BYTES:
@@ -298,8 +305,10 @@ def digest_context(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None = None,
+    note: str = "",
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
+    note_html = clean_note(note)
     views = section_views(sections, edition_date, _zone(community))
     subject, preheader = subject_and_preheader(newsletter, sections)
     web_url = (
@@ -317,6 +326,10 @@ def digest_context(
         "web_url": web_url,
         "sections": views,
         "story_count": sum(len(view.cards) for view in views),
+        "note_html": Markup(note_html),  # noqa: S704 (cleaned by nh3 just above)
+        "note_text": "\n\n".join(
+            text for text in (plain_text(part) for part in NOTE_BREAKS.split(note_html)) if text
+        ),
     }
 
 
@@ -327,8 +340,11 @@ def _render_digest(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None,
+    note: str = "",
 ) -> tuple[str, str]:
-    context = digest_context(settings, newsletter, community, sections, edition_date, edition_id)
+    context = digest_context(
+        settings, newsletter, community, sections, edition_date, edition_id, note
+    )
     templates = email_templates()
     html = inline_css(templates.render(f"{template_name(newsletter)}.html", **context))
     text = normalize_text(templates.render(f"{template_name(newsletter)}.txt", **context))

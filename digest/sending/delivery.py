@@ -166,6 +166,8 @@ def create_deliveries(session: Session, edition: Edition, now: datetime) -> int:
             ),
         )
     )
+    if edition.newsletter.hold_for_approval:  # only the towns the scheduler released
+        readers = readers.where(EditionSegment.started_at.is_not(None))
     columns = [
         "edition_id",
         "segment_id",

@@ -11,28 +11,29 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.curation.curate import curate
 from digest.curation.schedules import slot_instant, slots_between
-from digest.curation.sections import sections_to_json
 from digest.errors import DigestError, NotFoundError
 from digest.models import (
     Community,
     Delivery,
     DeliveryStatus,
     Edition,
+    EditionPick,
     EditionSegment,
     EditionStatus,
     Newsletter,
+    PickKind,
     Subscriber,
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
 )
-from digest.render.render import render_segment
+from digest.sending import shaping
 from digest.settings import Settings
 
 FINAL_DELIVERY_STATES = frozenset(
@@ -114,29 +115,31 @@ def build_segment(
     town: Community,
     now: datetime,
 ) -> EditionSegment:
-    """One town's segment: its curated stories, frozen, and its HTML and text, inlined once."""
+    """One town's segment: its curated stories with the editors' picks, frozen, and its HTML
+    and text, inlined once."""
     segment = EditionSegment(
         edition_id=edition.id,
         community_id=town.id,
         send_at=slot_instant(edition.slot, town.timezone),
     )
     curation = curate(session, newsletter, town, now)
-    if curation.skip_reason is not None:
+    if curation.skip_reason is not None and not _has_picks(session, edition, town):
         segment.skip_reason = curation.skip_reason
         return segment
-    rendered = render_segment(
-        settings, newsletter, town, curation.sections, edition.slot.date(), edition_id=edition.id
-    )
-    kept = rendered.sections
-    segment.sections = sections_to_json(kept)
-    segment.story_ids = [card.story_id for section in kept for card in section.stories]
-    segment.cluster_keys = [card.cluster_key for section in kept for card in section.stories]
-    segment.subject = rendered.subject
-    segment.preheader = rendered.preheader
-    segment.html = rendered.html
-    segment.text = rendered.text
-    segment.dropped_stories = rendered.dropped_stories
+    candidates = curate(session, newsletter, town, now, spare=shaping.SPARES)
+    segment.curated = shaping.curated(curation, candidates)
+    shaping.freeze(session, settings, edition, segment, town, curation.skip_reason)
     return segment
+
+
+def _has_picks(session: Session, edition: Edition, town: Community) -> bool:
+    """True when an editor added stories to this edition (a town with nothing new may send)."""
+    query = select(EditionPick.id).where(
+        EditionPick.edition_id == edition.id,
+        EditionPick.kind == PickKind.ADD,
+        or_(EditionPick.community_id == town.id, EditionPick.community_id.is_(None)),
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def delivery_counts(session: Session, edition_id: int) -> Counter[str]:
@@ -197,22 +200,24 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     to_send: set[int] = set()
     missed: list[str] = []
     letters = session.scalars(
-        select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
-    )
+        select(Newsletter)
+        .where(Newsletter.active.is_(True), Newsletter.hold_for_approval.is_(False))
+        .order_by(Newsletter.id)
+    )  # held newsletters are built ahead and released by digest.sending.approval
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
-            last = _last_slot_instant(session, newsletter, town) or newsletter.created_at
+            last = last_slot_instant(session, newsletter, town) or newsletter.created_at
             after = max(last, now - LOOKBACK)
             for slot in slots_between(newsletter.schedule, town.timezone, after, now):
-                edition = _edition_for_slot(session, newsletter, slot, now)
+                edition = edition_for_slot(session, newsletter, slot, now)
                 late = now - slot_instant(slot, town.timezone)
                 if late > grace:
                     reason = f"missed: due {late} ago, beyond the grace period of {grace}"
-                    _add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    add_segment(session, skipped_segment(edition, town, slot, reason))
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
-                if _add_segment(session, segment) and segment.skip_reason is None:
+                if add_segment(session, segment) and segment.skip_reason is None:
                     if edition.status in (
                         EditionStatus.BUILDING,
                         EditionStatus.SENT,
@@ -228,9 +233,7 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
 LOOKBACK = timedelta(days=7)
 
 
-def _last_slot_instant(
-    session: Session, newsletter: Newsletter, town: Community
-) -> datetime | None:
+def last_slot_instant(session: Session, newsletter: Newsletter, town: Community) -> datetime | None:
     slot = session.scalar(
         select(func.max(Edition.slot))
         .join(EditionSegment, EditionSegment.edition_id == Edition.id)
@@ -239,7 +242,7 @@ def _last_slot_instant(
     return None if slot is None else slot_instant(slot, town.timezone)
 
 
-def _edition_for_slot(
+def edition_for_slot(
     session: Session, newsletter: Newsletter, slot: datetime, now: datetime
 ) -> Edition:
     query = select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
@@ -265,7 +268,7 @@ def _new_edition(newsletter: Newsletter, slot: datetime, now: datetime) -> Editi
     )
 
 
-def _skipped_segment(
+def skipped_segment(
     edition: Edition, town: Community, slot: datetime, reason: str
 ) -> EditionSegment:
     return EditionSegment(
@@ -276,7 +279,7 @@ def _skipped_segment(
     )
 
 
-def _add_segment(session: Session, segment: EditionSegment) -> bool:
+def add_segment(session: Session, segment: EditionSegment) -> bool:
     """Insert the segment unless this town already has one for the edition; True if added."""
     try:
         with session.begin_nested():
