@@ -162,6 +162,11 @@ def _ordered(listed: list[StoryCard], pinned: dict[str, int]) -> list[StoryCard]
     return heads + [c for c in listed if c.cluster_key not in pinned]
 
 
+def current_note(session: Session, edition_id: int, community_id: int) -> str:
+    """The note a town's edition shows now (safe HTML, or "")."""
+    return _note(picks_for(session, edition_id, community_id))
+
+
 def _note(picks: list[EditionPick]) -> str:
     """The latest note of the town, else the latest all-towns note ("" clears a note)."""
     own = [p for p in picks if p.kind is PickKind.NOTE and p.community_id is not None]
