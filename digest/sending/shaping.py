@@ -61,6 +61,8 @@ def freeze(
     skip_reason: str | None = None,
 ) -> None:
     """Apply the edition's picks for the town to what curation chose, and render the result."""
+    if not segment.curated and segment.sections:  # frozen before the desk existed: keep it
+        segment.curated = {"sections": list(segment.sections), "spares": {}}
     base = [Section.from_json(item) for item in segment.curated.get("sections", [])]
     spares = {
         key: [StoryCard.from_json(card) for card in cards]

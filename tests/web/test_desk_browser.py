@@ -135,7 +135,8 @@ def test_shape_approve_and_test_send_at_the_desk(
         page.wait_for_url("**done=approve")
         assert "approved by editor" in page.inner_text(".facts")
 
-        page.get_by_label("Send this town's edition").fill("editor@gmial.com")  # the browser lets it through; Digest does not
+        # An address the browser lets through and Digest refuses, in words.
+        page.get_by_label("Send this town's edition").fill("editor@gmial.com")
         page.get_by_role("button", name="Send test").click()
         page.wait_for_url("**error=**")
         assert "did you mean editor@gmail.com" in page.inner_text("[role=alert]")
