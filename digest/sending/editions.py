@@ -160,7 +160,13 @@ def pause(session: Session, edition: Edition) -> None:
 
 def cancel(session: Session, edition: Edition, now: datetime) -> int:
     """Stop for good: every delivery not yet sent is cancelled. Returns how many."""
-    _require(edition, {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED}, "cancel")
+    allowed = {
+        EditionStatus.AWAITING,
+        EditionStatus.READY,
+        EditionStatus.SENDING,
+        EditionStatus.PAUSED,
+    }
+    _require(edition, allowed, "cancel")
     edition.status = EditionStatus.CANCELLED
     edition.finished_at = now
     pending = [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]

@@ -54,7 +54,12 @@ ACTIVE = (EditionStatus.SENDING, EditionStatus.PAUSED)
 ACTIONS: dict[str, set[EditionStatus]] = {
     "pause": {EditionStatus.SENDING},
     "resume": {EditionStatus.PAUSED},
-    "cancel": {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED},
+    "cancel": {
+        EditionStatus.AWAITING,
+        EditionStatus.READY,
+        EditionStatus.SENDING,
+        EditionStatus.PAUSED,
+    },
 }
 DONE_NOTICES = {
     "pause": "Paused: batches stop after the message in hand; the rest stays queued.",
