@@ -133,7 +133,7 @@ def main() -> None:
         for place in places:
             town_started = time.perf_counter()
             curation = curate(session, letter, place, AT)
-            if args.spare:  # as an edition's build does: the next candidates for the desk
+            if args.spare:  # as a first swap at the desk does: the next candidates
                 curate(session, letter, place, AT, spare=args.spare)
             per_town.append(time.perf_counter() - town_started)
             cards += sum(len(section.stories) for section in curation.sections)

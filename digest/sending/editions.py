@@ -126,8 +126,7 @@ def build_segment(
     if curation.skip_reason is not None and not _has_picks(session, edition, town):
         segment.skip_reason = curation.skip_reason
         return segment
-    candidates = curate(session, newsletter, town, now, spare=shaping.SPARES)
-    segment.curated = shaping.curated(curation, candidates)
+    segment.curated = shaping.curated(curation, now)
     shaping.freeze(session, settings, edition, segment, town, curation.skip_reason)
     return segment
 

@@ -14,7 +14,7 @@ from typing import Literal
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
-from digest.curation.curate import Curation, section_title, story_cards
+from digest.curation.curate import Curation, curate, section_title, story_cards
 from digest.curation.picks import clean_note, picks_for, shape
 from digest.curation.sections import SECTION_ORDER, Section, StoryCard, sections_to_json
 from digest.errors import DigestError, NotFoundError
@@ -31,7 +31,7 @@ from digest.models import (
 from digest.render.render import render_segment
 from digest.settings import Settings
 
-# Next candidates kept per section for swaps.
+# Next candidates kept per section for swaps (curated on the first swap).
 SPARES = 5
 EDITABLE = (
     EditionStatus.BUILDING,
@@ -42,14 +42,25 @@ EDITABLE = (
 ALL_DROPPED = "every story was dropped by an editor"
 
 
-def curated(curation: Curation, candidates: Curation) -> dict[str, object]:
-    """What a segment keeps of curation: its sections and each section's next candidates."""
-    chosen = {card.cluster_key for section in curation.sections for card in section.stories}
+def curated(curation: Curation, at: datetime) -> dict[str, object]:
+    """What a segment keeps of curation: its sections and the time they were curated for."""
+    return {"sections": sections_to_json(curation.sections), "at": at.isoformat()}
+
+
+def _with_spares(session: Session, edition: Edition, segment: EditionSegment) -> None:
+    """Each section's next candidates, curated once, on the first swap (not at every build):
+    the same curation as of the same time, with higher caps."""
+    kept = segment.curated
+    if "spares" in kept or "at" not in kept:
+        return
+    at = datetime.fromisoformat(str(kept["at"]))
+    candidates = curate(session, edition.newsletter, segment.community, at, spare=SPARES)
+    chosen = {card["cluster_key"] for section in kept["sections"] for card in section["stories"]}
     spares = {
         section.key: [c.to_json() for c in section.stories if c.cluster_key not in chosen]
         for section in candidates.sections
     }
-    return {"sections": sections_to_json(curation.sections), "spares": spares}
+    segment.curated = {**kept, "spares": spares}  # a new dict: JSON columns track assignment
 
 
 def freeze(
@@ -208,6 +219,9 @@ def swap(
     now: datetime,
 ) -> EditionPick:
     """The story leaves; its section's next candidate takes its place."""
+    for segment in edition.segments:
+        if town is None or segment.community_id == town.id:
+            _with_spares(session, edition, segment)
     pick = EditionPick(
         kind=PickKind.SWAP,
         story_id=story.id,
