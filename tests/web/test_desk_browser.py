@@ -126,7 +126,10 @@ def test_shape_approve_and_test_send_at_the_desk(
             inner = frame.locator("html").evaluate("e => e.clientWidth")
             assert width - 20 <= inner <= width, kind
             assert frame.locator("html").evaluate("e => e.scrollWidth - e.clientWidth") <= 0
-        page.screenshot(path=str(screenshot_dir(tmp_path) / "desk.png"), full_page=True)
+        # The whole page in the viewport: a full-page capture leaves the sandboxed frames blank.
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": height})
+        page.screenshot(path=str(screenshot_dir(tmp_path) / "desk.png"))
 
         page.get_by_label("Send this town's edition").fill("editor@desk.example")
         page.get_by_role("button", name="Send test").click()
