@@ -4,8 +4,9 @@ With `Newsletter.hold_for_approval`, each town's segment is built DIGEST_APPROVA
 before its slot and the edition waits (`awaiting`). Approved, each town goes at its slot. Not
 approved by a town's slot, the newsletter decides (`if_unapproved`): "send" it anyway
 `approval_grace_minutes` after the slot, or "skip" it, the reason recorded on the segment.
-A town goes when the scheduler marks its segment started; only started segments of a held
-edition get deliveries (digest.sending.delivery), so a town is never mailed before its time.
+An edition awaiting approval cannot be started (states.MOVES); once approved (or past the
+grace), the scheduler starts each town with `due_only`, so a town is never mailed before its
+time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from digest.curation.schedules import slot_instant, slots_between
 from digest.errors import DigestError
 from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
-from digest.sending import editions
+from digest.sending import editions, states
 from digest.sending.editions import Dispatched
 from digest.settings import Settings
 
@@ -35,13 +36,7 @@ RELEASABLE = (
 
 def approve(session: Session, edition: Edition, by: str, now: datetime) -> None:
     """An editor approves the edition as it stands; each town then goes at its slot."""
-    if edition.status != EditionStatus.AWAITING:
-        raise DigestError(
-            f"cannot approve edition {edition.id}: it is {edition.status} (only when awaiting)"
-        )
-    edition.approved_at = now
-    edition.approved_by = by
-    edition.status = EditionStatus.READY
+    states.require_move(session, edition, "approve", approved_at=now, approved_by=by)
 
 
 def set_hold(
@@ -130,13 +125,12 @@ def _release(
         if edition.approved_at is None and now < segment.send_at + grace:
             continue  # the editor may still approve within the grace
         if edition.approved_at is None:
-            edition.approved_by = f"nobody: sent {grace} after its slot without approval"
-            edition.approved_at = now
-            missed.append(f"{label}: {edition.approved_by}")
-        segment.started_at = now
-        if edition.status in (EditionStatus.AWAITING, EditionStatus.SENT):
+            reason = f"nobody: sent {grace} after its slot without approval"
+            states.move(session, edition.id, "approve", approved_at=now, approved_by=reason)
+            missed.append(f"{label}: {reason}")
+        if edition.status == EditionStatus.SENT:  # a later town of an edition already sent
             edition.status = EditionStatus.READY
-        to_send.add(edition.id)
+        to_send.add(edition.id)  # the send starts only the towns now due (due_only)
 
 
 def _skip_if_nothing_left(edition: Edition) -> None:

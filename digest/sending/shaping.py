@@ -54,7 +54,9 @@ def _with_spares(session: Session, edition: Edition, segment: EditionSegment) ->
     if "spares" in kept or "at" not in kept:
         return
     at = datetime.fromisoformat(str(kept["at"]))
-    candidates = curate(session, edition.newsletter, segment.community, at, spare=SPARES)
+    candidates = curate(
+        session, edition.newsletter, segment.community, at, slot=edition.slot, spare=SPARES
+    )
     chosen = {card["cluster_key"] for section in kept["sections"] for card in section["stories"]}
     spares = {
         section.key: [c.to_json() for c in section.stories if c.cluster_key not in chosen]

@@ -91,7 +91,7 @@ def test_picks_reshape_what_is_frozen_and_sent(session: Session, settings: Setti
     assert "Snow <b>today</b>" in own.html
     assert "x()" not in own.html
     assert "Snow today" in own.text
-    assert own.subject == f"Morning Digest: {third}"
+    assert own.subject.startswith("Springfield: Springfield story 0")  # the local lead
     # Riverton keeps the story dropped for Springfield, and has the all-towns note.
     assert titles(segment_of(edition, riverton))["top"] == riverton_top
     assert "Snow <b>today</b>" in segment_of(edition, riverton).html
@@ -144,12 +144,12 @@ def test_held_edition_is_built_ahead_and_waits_for_approval(
     assert approval.dispatch_held(session, settings, clock.now()).to_send == []
     approval.approve(session, edition, "ed", clock.now())
     assert approval.dispatch_held(session, settings, clock.now()).to_send == [edition.id]
-    delivery.start_sending(session, edition, clock.now())
+    delivery.start_sending(session, edition, clock.now(), due_only=True)
     assert deliveries(session) == 2  # Riverton's readers only: Springfield's slot is later
 
     clock.at = PACIFIC_SIX
     assert approval.dispatch_held(session, settings, clock.now()).to_send == [edition.id]
-    delivery.start_sending(session, edition, clock.now())
+    delivery.start_sending(session, edition, clock.now(), due_only=True)
     assert deliveries(session) == 4
     with pytest.raises(DigestError, match="only when awaiting"):
         approval.approve(session, edition, "ed", clock.now())
@@ -202,7 +202,7 @@ def test_test_send_is_marked_and_counts_nowhere(session: Session, settings: Sett
     proof = prepare_proof(session, edition, springfield)
     send_proof(settings, proof, "Editor@Desk.example", now)
     (message,) = read_outbox(settings)
-    assert message["Subject"].startswith("[TEST] Morning Digest: ")
+    assert message["Subject"].startswith("[TEST] Springfield: ")
     assert message["X-Digest-Test"].startswith("yes")
     assert message["To"] == "editor@desk.example"
     text = next(p for p in message.walk() if p.get_content_type() == "text/plain")

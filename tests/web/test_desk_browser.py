@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.clock import FixedClock
 from digest.curation.schedules import slot_instant
 from digest.models import Delivery, Edition, EditionStatus
-from digest.sending import approval, delivery
+from digest.sending import approval, scheduler
 from digest.settings import Settings, load_settings
 from tests import factories
 from tests.support.admin import ADMIN_PASSWORD
@@ -151,7 +151,7 @@ def test_shape_approve_and_test_send_at_the_desk(
         assert found == []
 
     (proof,) = messages(outbox)
-    assert proof["Subject"].startswith("[TEST] Morning Digest: ")
+    assert proof["Subject"].startswith("[TEST] Riverton: ")
     assert proof["X-Digest-Test"].startswith("yes")
     assert "Main Street is closed all week." in body(proof)
     with committed() as session:
@@ -159,20 +159,15 @@ def test_shape_approve_and_test_send_at_the_desk(
 
     # The next real send: the scheduler releases the approved town at its slot.
     clock = FixedClock(slot_instant(SLOT, "America/Denver") + timedelta(minutes=1))
-    with committed() as session, session.begin():
-        assert approval.dispatch_held(session, settings, clock.now()).to_send == [held_edition]
-        edition = session.get_one(Edition, held_edition)
-        delivery.start_sending(session, edition, clock.now())
-        batches = delivery.plan_batches(session, held_edition, 100, clock.now())
-    with delivery.open_sender(settings) as sender:
-        for first, last in batches:
-            delivery.send_batch(committed, settings, held_edition, first, last, sender, clock)
+    result = scheduler.run_here(committed, settings, clock)
+    assert result.editions == [held_edition]
+    assert result.sent == 3
     sent = [m for m in messages(outbox) if m["X-Digest-Test"] is None]
     assert len(sent) == 3
     for message in sent:
         text = body(message)
         assert not message["Subject"].startswith("[TEST]")
-        assert message["Subject"] == f"Morning Digest: {top[2]}"
+        assert proof["Subject"] == f"[TEST] {message['Subject']}"  # the proof was this edition
         assert "Main Street is closed all week." in text
         assert first_local not in text
         assert text.index(top[2]) < text.index(top[0])
