@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     DateTime,
     Enum,
     Float,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
@@ -168,6 +170,8 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    # An editor paused it: never polled until resumed; its stories stay.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     community: Mapped[Community | None] = relationship(back_populates="feeds")
@@ -237,6 +241,11 @@ class Newsletter(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(100), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Branding, set by an editor in the admin; empty means the template's defaults.
+    logo_url: Mapped[str | None] = mapped_column(String(2048))
+    accent_color: Mapped[str | None] = mapped_column(String(7))
+    footer_text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Hold for approval (docs/desk.md): editions are built ahead and wait for an editor; one
     # not approved by a town's slot is sent `approval_grace_minutes` late ("send") or skipped.
@@ -510,3 +519,75 @@ class BounceEvent(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
     message_ref: Mapped[str] = mapped_column(String(400), unique=True)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # everything: settings, suppressions, accounts
+    EDITOR = "editor"  # editorial work, optionally limited to some towns
+
+
+user_communities = Table(
+    "user_communities",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A person who signs in to the admin: an admin, or an editor (maybe limited to towns)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.EDITOR)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    # Empty: every town. Otherwise the only towns this editor may act on.
+    towns: Mapped[list[Community]] = relationship(secondary=user_communities)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random id, the row holds its sha256."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The form token of this session: every admin post must carry it (CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed logins in a row for one account or one client address, and the wait they earned."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to what, and when (shown in the admin)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    # The account's email, or "cli" / "system" for what no person in the browser did.
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(400), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -64,8 +64,6 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     # The key before the last rotation: links it signed keep working.
     secret_key_previous: str | None = Field(default=None, repr=False)
-    # Password of the editor's pages (/admin); generated into var/admin_password in dev.
-    admin_password: str | None = Field(default=None, repr=False)
     # The publisher's From, with display name.
     sender: str = "Digest <news@localhost>"
     # The publisher's postal address, shown in every email's footer (CASL).
@@ -254,27 +252,6 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
-        return path.read_text().strip()
-
-    def admin_credential(self) -> str | None:
-        """The password of /admin: the setting, or in dev one created once under var_dir.
-
-        None outside dev when DIGEST_ADMIN_PASSWORD is unset (the editor's pages are then off).
-        """
-        if self.admin_password and self.admin_password not in PUBLIC_SECRETS:
-            return self.admin_password
-        if not self.is_dev:
-            return None
-        path = self.var_dir / "admin_password"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                # Exclusive create: two processes starting at once agree on one password.
-                with path.open("x") as file:
-                    file.write(secrets.token_urlsafe(18))
-                path.chmod(0o600)
-            except FileExistsError:
-                pass  # another process wrote it first: read theirs below
         return path.read_text().strip()
 
     def check(self) -> Settings:

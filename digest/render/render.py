@@ -195,7 +195,7 @@ def footer_context(settings: Settings, newsletter: Newsletter | None = None) -> 
     name, address = sender_of(settings, newsletter)
     reply_to = parse_mailbox(newsletter.reply_to) if newsletter and newsletter.reply_to else None
     return {
-        "lang": "en",
+        "lang": (newsletter.language if newsletter else "") or "en",
         "publisher": name or address,
         "postal_address": one_line(settings.postal_address),
         "contact": reply_to[1] if reply_to else address,
@@ -355,6 +355,10 @@ def digest_context(
         "note_text": "\n\n".join(
             text for text in (plain_text(part) for part in NOTE_BREAKS.split(note_html)) if text
         ),
+        # Branding set in the admin (checked there: an https logo, a #rrggbb colour).
+        "logo_url": newsletter.logo_url or "",
+        "accent_color": newsletter.accent_color or "",
+        "footer_note": one_line(newsletter.footer_text or "", 500),
     }
 
 

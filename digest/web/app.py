@@ -11,21 +11,38 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from digest import __version__
+from digest.accounts.users import NotAllowedError
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.settings import Settings
-from digest.web import admin, archive, bounces, desk, outbox, reader, signup
+from digest.web import (
+    admin,
+    archive,
+    audit,
+    auth,
+    bounces,
+    desk,
+    feeds,
+    newsletters,
+    outbox,
+    reader,
+    reader_lookup,
+    signup,
+    suppressions,
+    towns,
+)
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -47,7 +64,8 @@ log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Something in the request is wrong",
-    401: "Password needed",
+    401: "Please sign in",
+    403: "Not allowed",
     404: "Page not found",
     405: "This page does not take that request",
     413: "The request is too large",
@@ -95,8 +113,11 @@ def create_app(
     app.include_router(signup.router)
     app.include_router(reader.router)
     app.include_router(archive.router)
+    app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(desk.router)
+    for settings_page in (newsletters, towns, feeds, suppressions, reader_lookup, audit):
+        app.include_router(settings_page.router)
     app.include_router(outbox.router)
     app.include_router(bounces.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Database and broker")
@@ -166,6 +187,21 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
         if _wants_json(request):
             return _error(web, request, 422, "The request is not valid: see `fields`.", fields)
         return _error(web, request, 400, "This address is not valid. Check the link in your email.")
+
+    @app.exception_handler(auth.LoginRequiredError)
+    async def login_required(request: Request, exc: auth.LoginRequiredError) -> Response:
+        if request.method == "GET" and not request.url.path.endswith(".json"):
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return RedirectResponse(f"{auth.LOGIN_PATH}?next={target}", status_code=303)
+        message = "Please sign in first: your session has ended or you never signed in."
+        return _error(web, request, 401, message)
+
+    @app.exception_handler(NotAllowedError)
+    async def not_allowed(request: Request, exc: NotAllowedError) -> Response:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        return _error(web, request, 403, str(exc))
 
     @app.exception_handler(FormRejectedError)
     async def form_rejected(request: Request, exc: FormRejectedError) -> Response:

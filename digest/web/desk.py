@@ -1,7 +1,9 @@
 """The editor's desk (/admin/editions/{id}/towns/{slug}/desk): shape one town's edition (or
 all its towns), approve it, test-send it, and see exactly what will be sent.
 
-Behind the admin's own dependency. Every form posts and redirects (no JavaScript needed);
+Behind the admin's sign-in (digest.web.auth): every post carries the session's form token, an
+editor limited to some towns may shape only those (all-towns changes need every town of the
+edition), and each change is recorded in the audit log. Every form posts and redirects;
 a change re-renders the segment, and the preview frames show that segment's email HTML at
 desktop and phone width, with a sample reader in place of the personal parts.
 """
@@ -17,19 +19,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.accounts.audit import record
+from digest.accounts.users import Actor, NotAllowedError, require_town
 from digest.curation.picks import current_note
 from digest.curation.sections import SECTION_ORDER
 from digest.errors import DigestError
 from digest.models import Community, Edition, EditionStatus
 from digest.render.render import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
 from digest.sending import approval, pages, proofs, shaping
-from digest.web.admin import ADMIN_POLICY, EDITION_POLICY, FRAMEABLE, editor
+from digest.web.admin import EDITION_POLICY, FRAMEABLE, admin_page
+from digest.web.auth import CheckedForm, current_user
 from digest.web.context import WebContext, context
-from digest.web.security import CSRF_FIELD, FormToken, PostedForm
+from digest.web.security import PostedForm
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/admin", dependencies=[Depends(editor)], include_in_schema=False)
+router = APIRouter(prefix="/admin", dependencies=[Depends(current_user)], include_in_schema=False)
 Web = Annotated[WebContext, Depends(context)]
 EditionId = Annotated[int, Path(ge=1, le=2**62)]
 Town = Annotated[str, Path(max_length=64)]
@@ -53,13 +58,6 @@ DONE = {
     "approve": "Approved: each town goes at its slot.",
     "test-send": "The test was sent.",
 }
-
-
-def who(request: Request) -> str:
-    """Who made a change, for the record: the signed-in user when the admin has one."""
-    user = getattr(request.state, "user", None)
-    name = getattr(user, "email", None) or getattr(user, "name", None)
-    return str(name or "editor")
 
 
 def _desk_url(edition_id: int, town: str, scope: str = "town", done: str = "") -> str:
@@ -105,7 +103,7 @@ def desk_page(
             "locked": locked,
             "awaiting": edition.status == EditionStatus.AWAITING,
         }
-    return _page(
+    return admin_page(
         web,
         request,
         "admin/desk.html",
@@ -142,24 +140,44 @@ def desk_action(
     request: Request,
     web: Web,
     form: PostedForm,
-    _checked: FormToken,
+    user: CheckedForm,
 ) -> Response:
     """One change, then back to the desk (303); a refusal comes back in words on the desk."""
     fields = {key: str(value)[:2000] for key, value in form.items() if isinstance(value, str)}
     scope = "all" if fields.get("scope") == "all" else "town"
     try:
+        with web.transaction() as session:
+            _allowed(session, user, edition_id, town, scope)
         if action == "add":
-            _add_by_url(web, edition_id, town, scope, fields, who(request))
+            _add_by_url(web, edition_id, town, scope, fields, user)
         elif action == "test-send":
             _test_send(web, edition_id, town, fields.get("address", ""))
         else:
             with web.transaction() as session:
-                _change(session, web, edition_id, town, scope, action, fields, who(request))
+                _change(session, web, edition_id, town, scope, action, fields, user)
+        with web.transaction() as session:
+            detail = {k: v[:300] for k, v in fields.items() if k in AUDITED}
+            target = f"edition {edition_id} " + ("all towns" if scope == "all" else town)
+            record(session, user, f"edition.desk.{action}", target, detail, web.clock.now())
+    except NotAllowedError:
+        raise
     except DigestError as exc:
         url = _desk_url(edition_id, town, scope) + "&error=" + quote(str(exc)[:300])
         return RedirectResponse(url, status_code=303)
-    log.info("edition %s, %s (%s): %s by %s", edition_id, town, scope, action, who(request))
+    log.info("edition %s, %s (%s): %s by %s", edition_id, town, scope, action, user.email)
     return RedirectResponse(_desk_url(edition_id, town, scope, action), status_code=303)
+
+
+# What the audit log keeps of a desk form (never the form token).
+AUDITED = ("scope", "story", "note", "url", "section", "address")
+
+
+def _allowed(session: Session, user: Actor, edition_id: int, slug: str, scope: str) -> None:
+    """An editor limited to some towns acts on those only (all towns: on every one)."""
+    edition, place = _load(session, edition_id, slug)
+    towns = [s.community_id for s in edition.segments] if scope == "all" else [place.id]
+    for town_id in towns:
+        require_town(user, town_id)
 
 
 def _change(
@@ -170,8 +188,9 @@ def _change(
     scope: str,
     action: str,
     fields: dict[str, str],
-    by: str,
+    user: Actor,
 ) -> None:
+    by = user.email
     edition, place = _load(session, edition_id, slug)
     now = web.clock.now()
     target = None if scope == "all" else place
@@ -201,7 +220,7 @@ def _story_id(fields: dict[str, str]) -> int:
 
 
 def _add_by_url(
-    web: WebContext, edition_id: int, slug: str, scope: str, fields: dict[str, str], by: str
+    web: WebContext, edition_id: int, slug: str, scope: str, fields: dict[str, str], user: Actor
 ) -> None:
     """A known story by its URL, else the page fetched first, outside any transaction."""
     url = pages.checked_url(fields.get("url", ""))
@@ -217,7 +236,7 @@ def _add_by_url(
         story = pages.story_by_url(session, url) if page is None else None
         story = story or pages.record_page(session, page or pages.Page(url, url, "", None), now)
         target = None if scope == "all" else place
-        shaping.add(session, web.settings, edition, target, story, section, by, now)
+        shaping.add(session, web.settings, edition, target, story, section, user.email, now)
 
 
 def _test_send(web: WebContext, edition_id: int, slug: str, address: str) -> None:
@@ -225,13 +244,3 @@ def _test_send(web: WebContext, edition_id: int, slug: str, address: str) -> Non
         edition, place = _load(session, edition_id, slug)
         proof = proofs.prepare_proof(session, edition, place)
     proofs.send_proof(web.settings, proof, address, web.clock.now())
-
-
-def _page(web: WebContext, request: Request, name: str, **values: Any) -> Response:
-    token, fresh = web.guard.issue(request)
-    response = web.page(
-        name, form_token=token, csrf_field=CSRF_FIELD, dev=web.settings.is_dev, **values
-    )
-    response.headers["content-security-policy"] = ADMIN_POLICY
-    web.guard.set_cookie(response, fresh)
-    return response

@@ -21,7 +21,7 @@ from digest.models import Delivery, Edition, EditionStatus
 from digest.sending import approval, scheduler
 from digest.settings import Settings, load_settings
 from tests import factories
-from tests.support.admin import ADMIN_PASSWORD
+from tests.support.admin import ADMIN_EMAIL, accounts, browser_log_in
 from tests.support.browser import (
     WebServer,
     axe_violations,
@@ -32,7 +32,6 @@ from tests.support.browser import (
 
 pytestmark = pytest.mark.browser
 
-CREDENTIALS = {"username": "editor", "password": ADMIN_PASSWORD}
 SLOT = datetime(2026, 11, 24, 6, 0)
 
 
@@ -58,6 +57,7 @@ def held_edition(committed: sessionmaker[Session], settings: Settings) -> int:
         letter.created_at = send_at - timedelta(days=1)
         approval.set_hold(letter, True, "skip")
         factories.readers(session, letter, riverton, 3)
+        accounts(session, riverton)
         factories.stories(session, riverton, 4, send_at - timedelta(hours=2))
         factories.stories(session, None, 4, send_at - timedelta(hours=2))
         approval.dispatch_held(session, settings, send_at - timedelta(minutes=30))
@@ -68,7 +68,7 @@ def held_edition(committed: sessionmaker[Session], settings: Settings) -> int:
 
 @pytest.fixture
 def server(held_edition: int, outbox: Path, tmp_path: Path) -> Iterator[WebServer]:
-    env = {"DIGEST_ADMIN_PASSWORD": ADMIN_PASSWORD, "DIGEST_MAIL_URL": f"maildir://{outbox}"}
+    env = {"DIGEST_MAIL_URL": f"maildir://{outbox}"}
     web = WebServer(env, tmp_path / "web.log").start()
     yield web
     web.stop()
@@ -94,12 +94,13 @@ def test_shape_approve_and_test_send_at_the_desk(
     tmp_path: Path,
 ) -> None:
     desk = f"{server.url}/admin/editions/{held_edition}/towns/riverton/desk"
-    with chromium(http_credentials=CREDENTIALS, java_script_enabled=False) as context:
+    with chromium(java_script_enabled=False) as context:
         context.route(
             "**/*",
             lambda r: r.continue_() if r.request.url.startswith(server.url) else r.abort(),
         )
         page = context.new_page()
+        browser_log_in(page, server.url)
         page.goto(desk)
         assert "awaiting approval" in page.inner_text(".facts")
         top = page.locator("ol.desk-stories").first.locator(".desk-title").all_inner_texts()
@@ -136,7 +137,7 @@ def test_shape_approve_and_test_send_at_the_desk(
         page.wait_for_url("**done=test-send")
         page.get_by_role("button", name="Approve edition").click()
         page.wait_for_url("**done=approve")
-        assert "approved by editor" in page.inner_text(".facts")
+        assert f"approved by {ADMIN_EMAIL}" in page.inner_text(".facts")
 
         # An address the browser lets through and Digest refuses, in words.
         page.get_by_label("Send this town's edition").fill("editor@gmial.com")
@@ -144,8 +145,9 @@ def test_shape_approve_and_test_send_at_the_desk(
         page.wait_for_url("**error=**")
         assert "did you mean editor@gmail.com" in page.inner_text("[role=alert]")
 
-    with chromium(http_credentials=CREDENTIALS) as context:  # axe-core needs JavaScript
+    with chromium() as context:  # axe-core needs JavaScript
         page = context.new_page()
+        browser_log_in(page, server.url)
         page.goto(desk)
         found = [f"{v['id']}: {v['help']}" for v in axe_violations(page)]
         assert found == []
