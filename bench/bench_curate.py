@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--towns", type=int, default=20)
     parser.add_argument("--stories", type=int, default=10_000)
     parser.add_argument("--database-url")
+    parser.add_argument("--spare", type=int, default=0, help="Also curate with N spares.")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="digest-bench-curate-"))
@@ -195,6 +196,8 @@ def main() -> None:
         for place in places:
             town_started = time.perf_counter()
             curation = curate(session, letter, place, AT)
+            if args.spare:  # as a first swap at the desk does: the next candidates
+                curate(session, letter, place, AT, spare=args.spare)
             per_town.append(time.perf_counter() - town_started)
             cards += sum(len(section.stories) for section in curation.sections)
         total = time.perf_counter() - started
@@ -207,6 +210,7 @@ def main() -> None:
                 "database": engine.dialect.name,
                 "towns": args.towns,
                 "stories": args.stories,
+                "spare": args.spare,
                 "total_seconds": round(total, 3),
                 "per_town_ms": {
                     "mean": round(1000 * total / len(per_town), 1),

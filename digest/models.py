@@ -29,6 +29,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from digest.addresses import email_hash
@@ -108,6 +109,7 @@ class EditionStatus(enum.StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    AWAITING = "awaiting"  # built ahead, held for an editor's approval
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -248,6 +250,13 @@ class Newsletter(Base):
     footer_text: Mapped[str] = mapped_column(Text, default="")
     language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Hold for approval (docs/desk.md): editions are built ahead and wait for an editor; one
+    # not approved by a town's slot is sent `approval_grace_minutes` late ("send") or skipped.
+    hold_for_approval: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false()
+    )
+    if_unapproved: Mapped[str] = mapped_column(String(8), default="send", server_default="send")
+    approval_grace_minutes: Mapped[int] = mapped_column(default=30, server_default="30")
     # Curation weights (digest.curation.weights) and the subject and preheader templates
     # (digest.curation.subjects); empty means the defaults.
     weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -367,6 +376,8 @@ class Edition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String(200))
     # When its deliveries were folded into EditionTownCount rows (then purged): retention.
     folded_at: Mapped[datetime | None]
 
@@ -394,6 +405,9 @@ class EditionSegment(Base):
     dropped_stories: Mapped[int] = mapped_column(default=0)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]  # when its deliveries were made
+    # What curation chose before any editor's pick, and the next candidates of each section
+    # (for a swap): picks are applied to this, so changing them never re-curates.
+    curated: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
     # When it was curated: before send_at means built ahead, for the scheduler to start on time.
     built_at: Mapped[datetime | None]
 
@@ -401,6 +415,35 @@ class EditionSegment(Base):
     community: Mapped[Community] = relationship()
     # The sponsor slots frozen with the segment (digest.sponsors); saved and dropped with it.
     placements: Mapped[list[SponsorPlacement]] = relationship(cascade="all, delete-orphan")
+
+
+class PickKind(enum.StrEnum):
+    NOTE = "note"
+    PIN = "pin"
+    DROP = "drop"
+    ADD = "add"
+    SWAP = "swap"
+
+
+class EditionPick(Base):
+    """An editor's choice for one edition, in one town or (community None) in all its towns."""
+
+    __tablename__ = "edition_picks"
+    __table_args__ = (Index("ix_edition_picks_edition", "edition_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE")
+    )
+    kind: Mapped[PickKind] = mapped_column(_enum(PickKind))
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
+    cluster_key: Mapped[str | None] = mapped_column(String(64))  # a drop or swap: every copy
+    section: Mapped[str | None] = mapped_column(String(32))
+    position: Mapped[int | None]  # a pin's place among the section's pins
+    note: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Delivery(Base):

@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # A slot found late (after downtime) is still sent if at most this many minutes late.
     schedule_grace_minutes: int = Field(default=120, ge=0)
+    # A newsletter held for approval has each edition built this many minutes before its slot.
+    approval_lead_minutes: int = Field(default=60, ge=0)
     # Origins (comma-separated) whose pages may call the signup API: the publisher's sites.
     cors_origins: str = ""
     # Version of the consent wording on the signup form; recorded with every consent event.

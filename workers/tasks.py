@@ -17,6 +17,7 @@ from digest.ingest import clicks
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
 from digest.sending import batches, delivery
+from digest.sending.approval import dispatch_held
 from digest.sending.blips import TRANSIENT
 from digest.sending.editions import dispatch_due
 from digest.sending.notices import send_notice
@@ -92,11 +93,13 @@ def dispatch_editions() -> int:
     """The scheduler's pass (every minute): build what is due, then start sending it."""
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
-    for edition_id in dispatched.to_send:
+        held = dispatch_held(session, get_settings(), SYSTEM_CLOCK.now())
+    to_send = sorted({*dispatched.to_send, *held.to_send})
+    for edition_id in to_send:
         send_edition.delay(edition_id, True)
-    for line in dispatched.missed:
+    for line in [*dispatched.missed, *held.missed]:
         log.warning("slot skipped: %s", line)
-    return len(dispatched.to_send)
+    return len(to_send)
 
 
 # --- Clicks ---------------------------------------------------------------------------------

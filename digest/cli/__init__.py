@@ -27,6 +27,7 @@ from digest.cli import subscribers  # noqa: F401  isort: skip
 from digest.cli import suppressions  # noqa: F401  isort: skip
 from digest.cli import stats  # noqa: F401  isort: skip
 from digest.cli import editions  # noqa: F401  isort: skip
+from digest.cli import desk  # noqa: F401  isort: skip
 from digest.cli import schedule  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
 from digest.cli import sponsors  # noqa: F401  isort: skip

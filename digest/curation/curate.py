@@ -143,16 +143,18 @@ def curate(
     at: datetime,
     *,
     slot: datetime | None = None,
+    spare: int = 0,
 ) -> Curation:
     """The sections of `newsletter`'s edition for `community` and `slot`, as of `at` (aware).
 
     `slot` is the edition's naive local slot; by default the town's wall-clock time at `at`.
     Deterministic for the same data, `at` and slot. Reads only; does not commit. Curating
-    many towns in one session reads the window's stories once (see _clusters).
+    many towns in one session reads the window's stories once (see _clusters). `spare` raises
+    every section's cap by that many: the editor's desk offers them as next candidates.
     """
     if slot is None:
         slot = at.astimezone(zone(community.timezone)).replace(tzinfo=None, second=0, microsecond=0)
-    caps = _caps(newsletter)
+    caps = {key: cap + spare for key, cap in _caps(newsletter).items() if cap > 0}
     weights = weights_of(newsletter.weights)
     last_edition, sent = _history(session, newsletter, community, at, slot)
     earliest = at - timedelta(hours=newsletter.window_hours)
@@ -387,6 +389,14 @@ def _sections(
         if cards:
             sections.append(Section(key, section_title(key, community), tuple(cards)))
     return sections
+
+
+def story_cards(session: Session, stories: list[Story], first_rank: int) -> list[StoryCard]:
+    """Cards for stories an editor added by hand, ranked from `first_rank` on."""
+    sources = _sources(session, stories)
+    return [
+        _card(story, first_rank + offset, sources, True) for offset, story in enumerate(stories)
+    ]
 
 
 def _load(session: Session, ids: Iterable[int]) -> dict[int, Story]:

@@ -17,8 +17,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from markupsafe import Markup
 from premailer import Premailer
 
+from digest.curation.picks import clean_note
 from digest.curation.sections import LOCAL, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
@@ -74,6 +76,7 @@ PREHEADER_FILLER = "&#847;&zwnj;&nbsp;" * 40
 EMAIL_REGION = re.compile(r"<!--\s*digest:email\s*-->(.*?)<!--\s*/digest:email\s*-->", re.S)
 WEB_REGION = re.compile(r"<!--\s*digest:web\s*-->(.*?)<!--\s*/digest:web\s*-->", re.S)
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
+NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
 
 TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed")
@@ -306,13 +309,15 @@ def render_segment(
     *,
     edition_id: int | None = None,
     sponsors: Mapping[str, SponsorSlot] | None = None,
+    note: str = "",
 ) -> RenderedSegment:
     """Render and inline one town's edition once, within the HTML and <style> budgets.
 
     Over budget, the lowest-ranked stories are dropped (and logged) until it fits. With an
     `edition_id` the "view in browser" link goes to the edition's web version, else to the
-    newsletter's archive. `sponsors` (by position) are shown in their slots, inside the budget.
-    Raises EmailTemplateError for a missing or broken template, and
+    newsletter's archive. `sponsors` (by position) are shown in their slots, inside the budget;
+    `note` is the editor's intro (HTML, cleaned again here). Raises
+    EmailTemplateError for a missing or broken template, and
     DigestError when the template alone exceeds a budget.
     """
     if isinstance(edition_date, datetime):
@@ -322,7 +327,7 @@ def render_segment(
     empty_size: int | None = None
     while True:
         html, text = _render_digest(
-            settings, newsletter, community, kept, edition_date, edition_id, sponsors
+            settings, newsletter, community, kept, edition_date, edition_id, sponsors, note
         )
         size, styles = email_html_bytes(settings, html), style_bytes(html)
         if styles >= STYLE_BUDGET_BYTES:
@@ -334,7 +339,7 @@ def render_segment(
             break
         if empty_size is None:
             empty_html, _ = _render_digest(
-                settings, newsletter, community, [], edition_date, edition_id, sponsors
+                settings, newsletter, community, [], edition_date, edition_id, sponsors, note
             )
             empty_size = email_html_bytes(settings, empty_html)
         if not kept or empty_size >= HTML_BUDGET_BYTES:
@@ -371,8 +376,10 @@ def digest_context(
     edition_date: date,
     edition_id: int | None = None,
     sponsors: Mapping[str, SponsorSlot] | None = None,
+    note: str = "",
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
+    note_html = clean_note(note)
     views = section_views(sections, edition_date, _zone(community))
     subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
     if edition_id is None:
@@ -397,6 +404,10 @@ def digest_context(
         "sections": views,
         "story_count": sum(len(view.cards) for view in views),
         "sponsors": sponsor_views(sponsors or {}),
+        "note_html": Markup(note_html),  # noqa: S704 (cleaned by nh3 just above)
+        "note_text": "\n\n".join(
+            text for text in (plain_text(part) for part in NOTE_BREAKS.split(note_html)) if text
+        ),
         # Branding set in the admin (checked there: an https logo, a #rrggbb colour).
         "logo_url": newsletter.logo_url or "",
         "accent_color": newsletter.accent_color or "",
@@ -412,9 +423,10 @@ def _render_digest(
     edition_date: date,
     edition_id: int | None,
     sponsors: Mapping[str, SponsorSlot] | None = None,
+    note: str = "",
 ) -> tuple[str, str]:
     context = digest_context(
-        settings, newsletter, community, sections, edition_date, edition_id, sponsors
+        settings, newsletter, community, sections, edition_date, edition_id, sponsors, note
     )
     templates = email_templates()
     html = inline_css(templates.render(f"{template_name(newsletter)}.html", **context))

@@ -10,31 +10,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.curation.curate import curate
 from digest.curation.schedules import slot_instant, slots_between
-from digest.curation.sections import sections_to_json
 from digest.errors import NotFoundError
 from digest.models import (
     Community,
     Delivery,
     DeliveryStatus,
     Edition,
+    EditionPick,
     EditionSegment,
     EditionStatus,
     Newsletter,
+    PickKind,
     Subscriber,
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
 )
-from digest.render.render import RenderedSegment, render_segment
-from digest.sending import states
+from digest.sending import shaping, states
 from digest.settings import Settings
-from digest.sponsors.choose import choose_slots, placements
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -117,35 +116,23 @@ def build_segment(
     # sees everything up to now.
     at = max(now, segment.send_at)
     curation = curate(session, newsletter, town, at, slot=edition.slot)
-    if curation.skip_reason is not None:
+    if curation.skip_reason is not None and not _has_picks(session, edition, town):
         segment.skip_reason = curation.skip_reason
         return segment
-    sponsors = choose_slots(session, newsletter, town, edition.slot.date())
-    rendered = render_segment(
-        settings,
-        newsletter,
-        town,
-        curation.sections,
-        edition.slot.date(),
-        edition_id=edition.id,
-        sponsors=sponsors,
-    )
-    segment.placements.extend(placements(sponsors))
-    freeze(segment, rendered)
+    # Editors' picks apply to what curation chose (digest.sending.shaping, docs/desk.md).
+    segment.curated = shaping.curated(curation, at)
+    shaping.freeze(session, settings, edition, segment, town, curation.skip_reason)
     return segment
 
 
-def freeze(segment: EditionSegment, rendered: RenderedSegment) -> None:
-    """Keep what was rendered in the segment: the stories kept, subject, HTML and text."""
-    kept = rendered.sections
-    segment.sections = sections_to_json(kept)
-    segment.story_ids = [card.story_id for section in kept for card in section.stories]
-    segment.cluster_keys = [card.cluster_key for section in kept for card in section.stories]
-    segment.subject = rendered.subject
-    segment.preheader = rendered.preheader
-    segment.html = rendered.html
-    segment.text = rendered.text
-    segment.dropped_stories = rendered.dropped_stories
+def _has_picks(session: Session, edition: Edition, town: Community) -> bool:
+    """True when an editor added stories to this edition (a town with nothing new may send)."""
+    query = select(EditionPick.id).where(
+        EditionPick.edition_id == edition.id,
+        EditionPick.kind == PickKind.ADD,
+        or_(EditionPick.community_id == town.id, EditionPick.community_id.is_(None)),
+    )
+    return session.scalar(query.limit(1)) is not None
 
 
 def pause(session: Session, edition: Edition) -> None:
@@ -192,8 +179,10 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     missed: list[str] = []
     touched: dict[int, Edition] = {}
     letters = session.scalars(
-        select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
-    )
+        select(Newsletter)
+        .where(Newsletter.active.is_(True), Newsletter.hold_for_approval.is_(False))
+        .order_by(Newsletter.id)
+    )  # held newsletters are built ahead and released by digest.sending.approval
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
             # Slots built ahead do not count here: the slots before them are still to send.
@@ -205,7 +194,7 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                 late = now - slot_instant(slot, town.timezone)
                 if late > grace:
                     reason = f"missed: due {late} ago, beyond the grace period of {grace}"
-                    add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    add_segment(session, skipped_segment(edition, town, slot, reason))
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
@@ -345,7 +334,7 @@ def _new_edition(newsletter: Newsletter, slot: datetime, now: datetime) -> Editi
     )
 
 
-def _skipped_segment(
+def skipped_segment(
     edition: Edition, town: Community, slot: datetime, reason: str
 ) -> EditionSegment:
     return EditionSegment(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import Clock
 from digest.sending import batches, delivery
+from digest.sending.approval import dispatch_held
 from digest.sending.editions import Dispatched, dispatch_due
 from digest.settings import Settings
 
@@ -32,7 +33,9 @@ class PassResult:
 def dispatch(factory: sessionmaker[Session], settings: Settings, clock: Clock) -> Dispatched:
     """Build every town's due segment (one transaction, committed); returns what to send."""
     with factory() as session, session.begin():
-        return dispatch_due(session, settings, clock.now())
+        due = dispatch_due(session, settings, clock.now())
+        held = dispatch_held(session, settings, clock.now())  # newsletters held for approval
+    return Dispatched(sorted({*due.to_send, *held.to_send}), [*due.missed, *held.missed])
 
 
 def send_here(

@@ -6,7 +6,7 @@ an editor cancelling, the circuit breaker pausing) can never undo each other. In
 nothing but `finish` leads to `sent`, and only from `sending`: a cancelled or paused edition
 never becomes sent.
 
-    ready ---start---> sending ---finish---> sent
+    awaiting ---approve---> ready ---start---> sending ---finish---> sent
       |                 |   ^                  |
       |              pause  resume             | reopen (retry-failed)
       |                 v   |                  v
@@ -67,9 +67,18 @@ MOVES: Mapping[str, Move] = {
     "pause": Move(frozenset({EditionStatus.SENDING}), EditionStatus.PAUSED),
     "resume": Move(frozenset({EditionStatus.PAUSED}), EditionStatus.SENDING),
     "cancel": Move(
-        frozenset({EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED}),
+        frozenset(
+            {
+                EditionStatus.AWAITING,
+                EditionStatus.READY,
+                EditionStatus.SENDING,
+                EditionStatus.PAUSED,
+            }
+        ),
         EditionStatus.CANCELLED,
     ),
+    # Hold for approval (digest.sending.approval): an editor's Approve.
+    "approve": Move(frozenset({EditionStatus.AWAITING}), EditionStatus.READY),
     "finish": Move(frozenset({EditionStatus.SENDING}), EditionStatus.SENT),
     "reopen": Move(
         frozenset({EditionStatus.SENT, EditionStatus.SENDING, EditionStatus.PAUSED}),

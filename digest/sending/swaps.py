@@ -15,13 +15,11 @@ from sqlalchemy.orm import Session
 
 from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
-from digest.curation.sections import Section
 from digest.errors import DigestError
 from digest.models import Edition, EditionSegment, SponsorSwap
-from digest.render.render import render_segment
-from digest.sending.editions import freeze
+from digest.sending import shaping
 from digest.settings import Settings
-from digest.sponsors.choose import choose_slots, placements, swap_slot
+from digest.sponsors.choose import swap_slot
 
 
 def swap_sponsor(
@@ -58,18 +56,10 @@ def swap_sponsor(
         )
     swap = swap_slot(session, newsletter_slug, day, town_slug, campaign_slug, now)
     if segment is not None and segment.skip_reason is None and segment.html:
-        _render_again(session, settings, segment, day)
+        _render_again(session, settings, segment)
     return swap
 
 
-def _render_again(session: Session, settings: Settings, segment: EditionSegment, day: date) -> None:
-    newsletter, town = segment.edition.newsletter, segment.community
-    sponsors = choose_slots(session, newsletter, town, day)
-    sections = [Section.from_json(data) for data in segment.sections]
-    rendered = render_segment(
-        settings, newsletter, town, sections, day, edition_id=segment.edition_id, sponsors=sponsors
-    )
-    segment.placements.clear()
-    session.flush()  # the old rows go before the new ones take their (segment, position)
-    segment.placements.extend(placements(sponsors))
-    freeze(segment, rendered)
+def _render_again(session: Session, settings: Settings, segment: EditionSegment) -> None:
+    """Render the town's segment again, with its picks and the slot's new sponsor."""
+    shaping.freeze(session, settings, segment.edition, segment, segment.community)

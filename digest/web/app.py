@@ -35,6 +35,7 @@ from digest.web import (
     auth,
     bounces,
     clicks,
+    desk,
     feeds,
     newsletters,
     outbox,
@@ -127,6 +128,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(sponsors.admin_router)
     app.include_router(sponsors.public_router)
+    app.include_router(desk.router)
     for settings_page in (newsletters, towns, feeds, suppressions, reader_lookup, audit):
         app.include_router(settings_page.router)
     app.include_router(outbox.router)
