@@ -24,7 +24,7 @@ from digest.curation.picks import clean_note
 from digest.curation.sections import LOCAL, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
-from digest.ingest.click_links import STORY, WEB_VERSION
+from digest.ingest.click_links import SPONSOR, STORY, WEB_VERSION
 from digest.ingest.story_text import (
     byline_name,
     first_name,
@@ -386,6 +386,15 @@ def digest_context(
         web_url = links.archive_url(settings, newsletter.slug)
     else:
         views = tracked_views(settings, newsletter, community, sections, views, edition_id)
+        sponsors = {
+            position: replace(
+                slot,
+                url=links.tracked_url(
+                    settings, slot.url, edition_id, community.id, SPONSOR, slot.creative_id
+                ),
+            )
+            for position, slot in (sponsors or {}).items()
+        }
         web_url = links.tracked_url(
             settings,
             links.web_version_url(settings, newsletter.slug, edition_id, community.slug),
