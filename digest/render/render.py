@@ -394,6 +394,7 @@ def digest_context(
                 ),
             )
             for position, slot in (sponsors or {}).items()
+            if safe_url(slot.url) is not None  # an unsafe link shows no ad, never a redirect
         }
         web_url = links.tracked_url(
             settings,

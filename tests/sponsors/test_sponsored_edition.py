@@ -4,6 +4,7 @@ server (aiosmtpd), and the report's impressions are exactly the messages deliver
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -14,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import FixedClock
 from digest.errors import DigestError
+from digest.ingest.click_buffer import HEAD, HUMAN, ClickBuffer
+from digest.ingest.click_links import TrackedLink, read_link_token
+from digest.ingest.clicks import add_batch
 from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
 from digest.sending import delivery
 from digest.sending.batches import send_batch
@@ -129,11 +133,39 @@ def test_the_sponsor_reaches_only_its_town_and_impressions_add_up(
     assert [(t.label, t.impressions) for t in house.towns] == [("Lakeside", 1), ("Riverton", 2)]
     assert paid.total.impressions + house.total.impressions == len(smtp_server.received)
     assert [d.label for d in paid.days] == ["2026-12-01"]
-    assert not paid.clicks_counted
+
+    # Two readers click the sponsor's link as it reached them; a scanner's HEAD is left out.
+    link = sponsor_link(smtp_server, "springfield")
+    assert (link.kind, link.edition_id) == ("sponsor", edition_id)
+    clicks = ClickBuffer(burst_links=10)
+    clicks.record(link, HUMAN, NOW, client="reader-a")
+    clicks.record(link, HUMAN, NOW, client="reader-b")
+    clicks.record(link, HEAD, NOW, client="scanner")
+    batch = clicks.take(NOW)
+    assert batch is not None
+    with committed() as session, session.begin():
+        add_batch(session, batch, NOW)
+    with committed() as session:
+        paid = reports.campaign_report(session, get_campaign(session, "hardware-dec"))
+    assert paid.clicks_counted
     assert reports.report_csv(paid).splitlines() == [
         "date,edition,town,impressions,clicks,click_rate",
-        f"2026-12-01,{edition_id},springfield,3,,",
+        f"2026-12-01,{edition_id},springfield,3,2,0.6667",
     ]
+
+
+def sponsor_link(smtp: SMTPServer, town: str) -> TrackedLink:
+    """The counted link of the sponsor's ad in a message the town's reader received."""
+    settings = load_settings()
+    for received in smtp.received:
+        if not received.rcpt_tos[0].endswith(f"@{town}.example"):
+            continue
+        html = received.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        for token in re.findall(r"/r/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", html):
+            link = read_link_token(settings, token)
+            if link is not None and link.kind == "sponsor":
+                return link
+    raise AssertionError(f"no sponsor link in {town}'s messages")
 
 
 def test_the_editors_swap_before_the_freeze_is_what_the_town_gets(
