@@ -25,9 +25,10 @@ from digest.sponsors.campaigns import get_campaign, list_campaigns
 from digest.sponsors.choose import choose_slots
 from digest.tokens import TokenError
 from digest.web.admin import _page, editor
+from digest.web.auth import CheckedForm
 from digest.web.charts import BarChart, daily_bar_chart
 from digest.web.context import WebContext, context
-from digest.web.security import FormToken, PostedForm
+from digest.web.security import PostedForm
 
 admin_router = APIRouter(
     prefix="/admin/sponsors", dependencies=[Depends(editor)], include_in_schema=False
@@ -120,7 +121,7 @@ def swap_page(
 
 
 @admin_router.post("/swap", response_class=Response)
-def swap(request: Request, web: Web, form: PostedForm, _checked: FormToken) -> Response:
+def swap(request: Request, web: Web, form: PostedForm, _user: CheckedForm) -> Response:
     """Record the swap (an edition built ahead is rendered again), then back to the preview."""
     newsletter, town = str(form.get("newsletter") or ""), str(form.get("town") or "")
     edition_date = _day(str(form.get("day") or ""))
