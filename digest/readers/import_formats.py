@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 FORMATS = ("mailchimp", "substack", "listmonk", "campaign-monitor", "csv")
 
@@ -94,6 +95,7 @@ class FormatError(ValueError):
     """A file Digest cannot read as a list (no header, no email column)."""
 
 
+@lru_cache(maxsize=1024)
 def header_key(header: str) -> str:
     return re.sub(r"[\s_\-]+", "", header.strip().lower().lstrip("\ufeff"))
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,7 @@ from digest.models import (
 )
 from digest.readers import import_formats as formats
 from digest.readers.audiences import audience_key, known_interests
-from digest.readers.suppressions import suppressed_hashes
+from digest.readers.bulk import insert_rows, one_of
 
 CHUNK = 2000
 NO_TOWN = "no town: give it a town column or import with --community"
@@ -161,7 +161,7 @@ def _import_chunk(
         else:
             suppress[reader.email] = (reader.row.status, reader.row)
     report.suppressed += _suppress(session, plan, suppress)
-    blocked = suppressed_hashes(session, [email_hash(r.email) for r in readers])
+    blocked = _suppressed(session, [email_hash(r.email) for r in readers])
     wanted = []
     for reader in readers:
         if email_hash(reader.email) in blocked:
@@ -220,6 +220,14 @@ def _town(plan: _Plan, row: formats.SourceRow) -> Community | None:
     return plan.default_town
 
 
+def _suppressed(session: Session, hashes: list[str]) -> set[str]:
+    """Which of these address hashes are suppressed (one query for a chunk)."""
+    if not hashes:
+        return set()
+    query = select(Suppression.email_hash).where(one_of(session, Suppression.email_hash, hashes))
+    return set(session.scalars(query))
+
+
 def _suppress(session: Session, plan: _Plan, rows: dict[str, tuple[str, formats.SourceRow]]) -> int:
     """Suppress addresses the source had stopped mailing; returns how many are new."""
     if not rows:
@@ -234,7 +242,7 @@ def _suppress(session: Session, plan: _Plan, rows: dict[str, tuple[str, formats.
         }
         for email, (status, _row) in rows.items()
     }
-    before = suppressed_hashes(session, values)
+    before = _suppressed(session, list(values))
     fresh = [v for digest, v in values.items() if digest not in before]
     if fresh:
         dialect = session.get_bind().dialect.name
@@ -275,10 +283,11 @@ def _subscriber_ids(
             }
             for r in new
         ]
-        returned = session.execute(
-            insert(Subscriber).returning(Subscriber.email, Subscriber.id), rows
+        insert_rows(session, Subscriber.__table__, rows)
+        added = select(Subscriber.email, Subscriber.id).where(
+            one_of(session, Subscriber.email, [r.email for r in new])
         )
-        ids.update({str(email): int(id_) for email, id_ in returned})
+        ids.update({str(email): int(id_) for email, id_ in session.execute(added)})
         report.added += len(new)
     return ids
 
@@ -303,7 +312,7 @@ def _subscribe(
                 Subscription.newsletter_id,
                 Subscription.status,
             ).where(
-                Subscription.subscriber_id.in_([ids[r.email] for r in readers]),
+                one_of(session, Subscription.subscriber_id, [ids[r.email] for r in readers]),
                 Subscription.newsletter_id.in_(letters),
             )
         )
@@ -330,7 +339,7 @@ def _subscribe(
             report.confirmed += 1
             events.append(_consent_row(plan, reader, subscriber_id, newsletter, consented))
     if new_rows:
-        session.execute(insert(Subscription), new_rows)
+        insert_rows(session, Subscription.__table__, new_rows)
     if pending_ids:
         session.execute(
             update(Subscription)
@@ -339,7 +348,7 @@ def _subscribe(
             execution_options={"synchronize_session": False},
         )
     if events:
-        session.execute(insert(ConsentEvent), events)
+        insert_rows(session, ConsentEvent.__table__, events)
 
 
 def _subscription_row(
