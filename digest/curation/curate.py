@@ -81,6 +81,7 @@ class _Cluster:
         "last_published",
         "members",
         "popularity",
+        "sections",
     )
 
     def __init__(self, first: _Row) -> None:
@@ -91,6 +92,7 @@ class _Cluster:
         self.first_published = self.last_published = first.published_at
         self.feeds = {first.feed_id}
         self.communities = {first.community_id}
+        self.sections = {first.section}
 
     def add(self, row: _Row) -> None:
         self.members.append(row)
@@ -100,6 +102,7 @@ class _Cluster:
         self.last_published = max(self.last_published, row.published_at)
         self.feeds.add(row.feed_id)
         self.communities.add(row.community_id)
+        self.sections.add(row.section)
 
     def representative(self, community_id: int) -> _Row:
         """The reader's own town's copy, else a regional one, else the first published."""
@@ -119,21 +122,35 @@ class _Row(NamedTuple):
     published_at: datetime
     popularity: float
     editors_pick: bool
+    section: str
 
 
 def curate(
-    session: Session, newsletter: Newsletter, community: Community, at: datetime
+    session: Session,
+    newsletter: Newsletter,
+    community: Community,
+    at: datetime,
+    *,
+    audience: str = "",
+    interests: frozenset[str] | None = None,
+    window_hours: int | None = None,
 ) -> Curation:
     """The sections of `newsletter`'s edition for `community` as of `at` (aware time).
 
-    Deterministic for the same data and `at`. Reads only; does not commit. Curating many
-    towns in one session reads the window's stories once (see _clusters).
+    For an audience of readers with their own choices (digest.readers.audiences): only
+    stories of the `interests` sections fill the caps, `window_hours` replaces the
+    newsletter's (a weekly edition looks back a week), and what counts as already sent is
+    that audience's own earlier segments. Deterministic for the same data and `at`. Reads
+    only; does not commit. Curating many towns in one session reads the window's stories
+    once (see _clusters).
     """
     caps = _caps(newsletter)
-    last_edition, sent = _history(session, newsletter, community, at)
-    earliest = at - timedelta(hours=newsletter.window_hours)
+    last_edition, sent = _history(session, newsletter, community, at, audience)
+    earliest = at - timedelta(hours=window_hours or newsletter.window_hours)
     window_start = max(earliest, last_edition) if last_edition else earliest
     clusters = _clusters(session, earliest, window_start, at, sent)
+    if interests is not None:
+        clusters = [cluster for cluster in clusters if cluster.sections & interests]
     chosen: dict[str, list[_Cluster]] = {}
     used: set[str] = set()
     for key in SECTION_ORDER:
@@ -157,7 +174,7 @@ def _caps(newsletter: Newsletter) -> dict[str, int]:
 
 
 def _history(
-    session: Session, newsletter: Newsletter, community: Community, at: datetime
+    session: Session, newsletter: Newsletter, community: Community, at: datetime, audience: str
 ) -> tuple[datetime | None, set[str]]:
     """When this town last got an edition of the newsletter, and every cluster sent to it."""
     since = at - timedelta(hours=newsletter.window_hours) - HISTORY_MARGIN
@@ -169,6 +186,7 @@ def _history(
             Edition.status.in_(SENT_STATUSES),
             or_(Edition.status != EditionStatus.CANCELLED, Edition.started_at.is_not(None)),
             EditionSegment.community_id == community.id,
+            EditionSegment.audience == audience,
             EditionSegment.skip_reason.is_(None),
             EditionSegment.send_at <= at,
             EditionSegment.send_at >= since,
@@ -227,6 +245,7 @@ def _read_clusters(
             Story.published_at,
             Story.popularity,
             Story.editors_pick,
+            Story.section,
         ).where(
             Story.published_at >= earliest,
             Story.published_at <= at,

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from digest.models import Base
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows (dicts of column values, every row with the same keys) in the session's
     transaction; column defaults are not applied, so each row names every value it needs."""
     if not rows:
         return
+    table = cast(Table, model.__table__)
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         connection.execute(insert(table), list(rows))
@@ -44,7 +47,7 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
 
 
 def one_of(
-    session: Session, column: ColumnElement[Any], values: Sequence[Any]
+    session: Session, column: InstrumentedAttribute[Any], values: Sequence[Any]
 ) -> ColumnElement[bool]:
     """`column IN values` for thousands of values: one array parameter on PostgreSQL (the
     driver parses a statement of thousands of placeholders slowly), IN elsewhere."""

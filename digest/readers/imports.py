@@ -283,7 +283,7 @@ def _subscriber_ids(
             }
             for r in new
         ]
-        insert_rows(session, Subscriber.__table__, rows)
+        insert_rows(session, Subscriber, rows)
         added = select(Subscriber.email, Subscriber.id).where(
             one_of(session, Subscriber.email, [r.email for r in new])
         )
@@ -339,7 +339,7 @@ def _subscribe(
             report.confirmed += 1
             events.append(_consent_row(plan, reader, subscriber_id, newsletter, consented))
     if new_rows:
-        insert_rows(session, Subscription.__table__, new_rows)
+        insert_rows(session, Subscription, new_rows)
     if pending_ids:
         session.execute(
             update(Subscription)
@@ -348,7 +348,7 @@ def _subscribe(
             execution_options={"synchronize_session": False},
         )
     if events:
-        insert_rows(session, ConsentEvent.__table__, events)
+        insert_rows(session, ConsentEvent, events)
 
 
 def _subscription_row(

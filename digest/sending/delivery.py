@@ -152,6 +152,7 @@ def create_deliveries(session: Session, edition: Edition, now: datetime) -> int:
             EditionSegment,
             and_(
                 EditionSegment.community_id == Subscriber.community_id,
+                EditionSegment.audience == Subscription.audience,  # the reader's own choices
                 EditionSegment.edition_id == edition.id,
             ),
         )
@@ -160,6 +161,7 @@ def create_deliveries(session: Session, edition: Edition, now: datetime) -> int:
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscriber.status == SubscriberStatus.ACTIVE,
             EditionSegment.skip_reason.is_(None),
+            or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
             not_suppressed(Subscriber),
             ~exists().where(
                 Delivery.edition_id == edition.id, Delivery.subscriber_id == Subscriber.id

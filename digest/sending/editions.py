@@ -33,6 +33,7 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.render.render import render_segment
+from digest.sending.audience_segments import audience_segments
 from digest.settings import Settings
 
 FINAL_DELIVERY_STATES = frozenset(
@@ -93,6 +94,7 @@ def build_edition(
     session.flush()
     for town in towns if towns is not None else reader_towns(session, newsletter):
         session.add(build_segment(session, settings, edition, newsletter, town, now))
+        session.add_all(audience_segments(session, settings, edition, newsletter, town, now))
     session.flush()
     segments = session.scalars(
         select(EditionSegment).where(EditionSegment.edition_id == edition.id)
@@ -212,7 +214,11 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
-                if _add_segment(session, segment) and segment.skip_reason is None:
+                extra = audience_segments(session, settings, edition, newsletter, town, now)
+                added = [
+                    _add_segment(session, s) and s.skip_reason is None for s in (segment, *extra)
+                ]
+                if any(added):
                     if edition.status in (
                         EditionStatus.BUILDING,
                         EditionStatus.SENT,
