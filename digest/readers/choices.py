@@ -7,8 +7,10 @@ gives the reader the segment their choices call for.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -169,3 +171,66 @@ def _record(
         session, subscriber.id, newsletter_id, ConsentAction.PREFERENCES, origin, now, detail
     )
     session.flush()
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the preferences page or API sends; None leaves a choice as it is."""
+
+    other_towns: Sequence[str] | None = None
+    interests: Mapping[str, Sequence[str] | None] = field(default_factory=dict)  # by newsletter
+    frequency: Mapping[str, str] = field(default_factory=dict)  # by newsletter slug
+    pause_weeks: int | None = None  # 0 ends a pause
+
+
+def apply_choices(
+    session: Session, subscriber_id: int, choices: Choices, origin: Origin, now: datetime
+) -> list[str]:
+    """Apply every choice given; returns a sentence per change. Raises SignupError."""
+    said: list[str] = []
+    if choices.other_towns is not None and set_other_towns(
+        session, subscriber_id, choices.other_towns, origin, now
+    ):
+        said.append("Your towns are saved.")
+    for slug, interests in sorted(choices.interests.items()):
+        if set_interests(session, subscriber_id, slug, interests, origin, now):
+            said.append(f"Your sections of {slug} are saved.")
+    for slug, frequency in sorted(choices.frequency.items()):
+        if set_frequency(session, subscriber_id, slug, frequency, origin, now):
+            said.append(f"You now get {slug} {frequency}.")
+    if choices.pause_weeks == 0:
+        if resume(session, subscriber_id, origin, now):
+            said.append("Your pause has ended.")
+    elif choices.pause_weeks is not None:
+        until = pause(session, subscriber_id, choices.pause_weeks, origin, now)
+        said.append(f"No email until {until:%A %-d %B}.")
+    return said
+
+
+def choices_of(session: Session, subscriber_id: int, now: datetime) -> dict[str, Any]:
+    """The reader's choices, and what they can choose from (JSON-ready)."""
+    subscriber = live_subscriber(session, subscriber_id)
+    return {
+        "email": subscriber.email,
+        "community": subscriber.community.slug,
+        "other_towns": other_town_slugs(subscriber),
+        "paused_until": (
+            subscriber.paused_until.isoformat()
+            if subscriber.paused_until is not None and is_paused(subscriber, now)
+            else None
+        ),
+        "newsletters": [
+            {
+                "slug": s.newsletter.slug,
+                "name": s.newsletter.name,
+                "status": s.status.value,
+                "interests": s.interests,
+                "frequency": s.frequency,
+            }
+            for s in sorted(subscriber.subscriptions, key=lambda s: s.newsletter.slug)
+            if s.status != SubscriptionStatus.UNSUBSCRIBED
+        ],
+        "known_interests": known_interests(session),
+        "frequencies": list(FREQUENCIES),
+        "pause_weeks": list(PAUSE_WEEKS),
+    }

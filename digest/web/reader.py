@@ -16,11 +16,13 @@ from fastapi.responses import PlainTextResponse, Response
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
+from digest.readers.choices import apply_choices, choices_of
 from digest.readers.consent import consent_wording
 from digest.readers.preferences import change_preferences, live_subscriptions, unsubscribe
 from digest.readers.signup import SignupError, confirm, pending_newsletters
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
+from digest.web.choices import choices_from_form
 from digest.web.context import WebContext, context
 from digest.web.security import CSRF_FIELD, FormToken, PostedForm, check_form_token
 
@@ -244,6 +246,7 @@ def _preferences_page(
         letters = [(n.slug, n.name, n.description) for n in open_newsletters(session)]
         values.setdefault("community", subscriber.community.slug)
         values.setdefault("chosen", receiving)
+        values["choices"] = choices_of(session, subscriber_id, web.clock.now())
         email = subscriber.email
     return _form_page(
         web,
@@ -295,6 +298,13 @@ def preferences_post(
                 wording=consent_wording(web.settings),
                 now=web.clock.now(),
             )
+            said = apply_choices(
+                session,
+                subscriber_id,
+                choices_from_form(form, chosen),
+                origin,
+                web.clock.now(),
+            )
     except BadLinkError as exc:
         return bad_link_page(web, exc.expired)
     except SubscriberGoneError:
@@ -314,4 +324,5 @@ def preferences_post(
         saved += f" You now receive {', '.join(change.joined)}."
     if change.left:
         saved += f" You no longer receive {', '.join(change.left)}."
+    saved = " ".join([saved, *said])
     return _preferences_page(web, request, subscriber_id, saved=saved)

@@ -873,3 +873,51 @@ def test_even_a_bug_gets_a_polite_page(make_client: MakeClient) -> None:
     assert page.status_code == 500
     assert "Something went wrong on our side" in page.text
     assert "Traceback" not in page.text
+
+
+def test_preferences_other_towns_interests_frequency_and_pause(
+    client: TestClient, committed: sessionmaker[Session], settings: Settings
+) -> None:
+    reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    link = path(preferences_url(settings, reader))
+    page = client.get(link)
+    assert 'name="interests-morning"' in page.text and 'name="towns"' in page.text
+    answer = client.post(
+        link,
+        data={
+            "form_token": form_token(page.text),
+            "action": "save",
+            "community": "springfield",
+            "newsletters": ["morning"],
+            "towns": ["shelbyville"],
+            "interests-morning": ["sports", "news"],
+            "frequency-morning": "weekly",
+            "pause": "2",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Your towns are saved." in answer.text
+    assert "You now get morning weekly." in answer.text
+    api = client.get(link.replace("/preferences/", "/api/preferences/")).json()
+    assert api["other_towns"] == ["shelbyville"]
+    assert api["newsletters"][0]["interests"] == ["news", "sports"]
+    assert api["newsletters"][0]["frequency"] == "weekly"
+    assert api["paused_until"] is not None
+    changed = client.put(
+        link.replace("/preferences/", "/api/preferences/"),
+        json={"interests": {"morning": None}, "pause_weeks": 0, "frequency": {"morning": "daily"}},
+    ).json()
+    assert changed["newsletters"][0]["interests"] is None
+    assert changed["paused_until"] is None
+    bad = client.put(link.replace("/preferences/", "/api/preferences/"), json={"pause_weeks": 3})
+    assert bad.status_code == 422
+    with committed() as session:
+        details = session.scalars(
+            select(ConsentEvent.detail)
+            .where(ConsentEvent.action == ConsentAction.PREFERENCES)
+            .order_by(ConsentEvent.id)
+        ).all()
+    kinds = [
+        next(iter(d)) for d in details if set(d) & {"towns", "interests", "frequency", "pause"}
+    ]
+    assert kinds == ["towns", "interests", "frequency", "pause", "interests", "frequency", "pause"]
