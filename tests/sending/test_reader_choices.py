@@ -106,7 +106,9 @@ def test_two_towns_sports_and_news_weekly_get_both_towns_news_once(session: Sess
     start_sending(session, tuesday, AT_TUESDAY)
     mine = delivered(session, tuesday.id, mixer)
     theirs = delivered(session, tuesday.id, plain)
-    assert mine is not None and theirs is not None and mine.id != theirs.id
+    assert mine is not None
+    assert theirs is not None
+    assert mine.id != theirs.id
     stories = [session.get_one(Story, story_id) for story_id in mine.story_ids]
     local = {
         section["title"]: {
@@ -125,7 +127,8 @@ def test_two_towns_sports_and_news_weekly_get_both_towns_news_once(session: Sess
     assert {"riverton-news-0", "springfield-news-0"} <= {s.guid for s in stories}
     assert len(mine.cluster_keys) == len(set(mine.cluster_keys))  # nothing twice
     assert mine.cluster_keys.count("the-fire") == 1
-    assert "Local: Riverton" in mine.html and "Local: Riverton" not in theirs.html
+    assert "Local: Riverton" in mine.html
+    assert "Local: Riverton" not in theirs.html
     # The plain reader's segment is the town's edition: schools included, no Riverton.
     assert any("schools" in guid for guid in guids(session, theirs))
 

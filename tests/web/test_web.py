@@ -881,7 +881,8 @@ def test_preferences_other_towns_interests_frequency_and_pause(
     reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
     link = path(preferences_url(settings, reader))
     page = client.get(link)
-    assert 'name="interests-morning"' in page.text and 'name="towns"' in page.text
+    assert 'name="interests-morning"' in page.text
+    assert 'name="towns"' in page.text
     answer = client.post(
         link,
         data={
