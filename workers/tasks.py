@@ -14,6 +14,7 @@ from digest.clock import SYSTEM_CLOCK
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
 from digest.sending import delivery
+from digest.sending.alerts import dispatch_breaking
 from digest.sending.editions import dispatch_due, get_edition
 from digest.sending.notices import send_notice
 from digest.sending.transport import open_transport
@@ -68,7 +69,9 @@ def dispatch_editions() -> int:
     """The scheduler's pass (every minute): build what is due, then start sending it."""
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
-    for edition_id in dispatched.to_send:
+    with session_factory()() as session, session.begin():
+        alerts = dispatch_breaking(session, get_settings(), SYSTEM_CLOCK.now())
+    for edition_id in [*dispatched.to_send, *alerts]:
         send_edition.delay(edition_id)
     for line in dispatched.missed:
         log.warning("slot skipped: %s", line)

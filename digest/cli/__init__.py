@@ -26,6 +26,7 @@ from digest.cli import bounces  # noqa: F401  isort: skip
 from digest.cli import subscribers  # noqa: F401  isort: skip
 from digest.cli import stats  # noqa: F401  isort: skip
 from digest.cli import editions  # noqa: F401  isort: skip
+from digest.cli import alerts  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
 
 

@@ -199,7 +199,9 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     to_send: set[int] = set()
     missed: list[str] = []
     letters = session.scalars(
-        select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.id)
+        select(Newsletter)
+        .where(Newsletter.active.is_(True), Newsletter.kind != "alert")  # alerts: sending.alerts
+        .order_by(Newsletter.id)
     )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
