@@ -20,6 +20,7 @@ from digest.errors import DigestError
 from digest.models import Newsletter, Subscriber, SubscriberStatus
 from digest.readers.signup import confirmed_newsletters, pending_newsletters
 from digest.readers.suppressions import is_suppressed
+from digest.readers.welcome import first_edition
 from digest.render import links
 from digest.render.mime import Reader, compose, transactional_template
 from digest.render.render import render_transactional
@@ -97,10 +98,31 @@ def compose_notice(
     }
     if kind == CONFIRMATION:
         context["confirm_url"] = links.confirm_url(settings, subscriber_id)
+    else:
+        context["arrivals"] = _arrivals(settings, subscriber, newsletters, now)
     rendered = render_transactional(settings, kind, context)
     template = transactional_template(settings, rendered, date=now, newsletter=only)
     message = compose(template, Reader(None, subscriber_id, address, subscriber.name))
     return Notice(kind, subscriber_id, address, message.mail_from, message.data, message.message_id)
+
+
+def _arrivals(
+    settings: Settings, subscriber: Subscriber, newsletters: list[Newsletter], now: datetime
+) -> list[str]:
+    """When each newsletter's first edition comes, in the reader's town and frequency."""
+    frequency = {s.newsletter_id: s.frequency for s in subscriber.subscriptions}
+    town = subscriber.community
+    return [
+        first_edition(
+            letter,
+            frequency.get(letter.id, "daily"),
+            town.timezone,
+            town.name,
+            now,
+            settings.weekly_day,
+        )
+        for letter in newsletters
+    ]
 
 
 def send_notice(

@@ -91,6 +91,9 @@ def test_the_welcome_lists_the_newsletters_and_how_to_leave(
     assert received.message["Subject"] == "Welcome to Morning Digest, Weekend Reads"
     kinds = {m.group(1) for m in LINK.finditer(text_part(received.message))}
     assert kinds == {"u", "preferences"}
+    # Each newsletter says when its first edition comes, from its own schedule.
+    assert "Morning Digest: your first edition arrives" in text_part(received.message)
+    assert "next morning" not in text_part(received.message)
 
 
 def test_nothing_is_sent_to_a_suppressed_unsubscribed_or_erased_reader(
