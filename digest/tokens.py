@@ -18,6 +18,7 @@ from digest.settings import Settings
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
+EMAIL_CHANGE = "email_change"
 BOUNCE = "bounce"
 
 DAY = 24 * 3600
@@ -26,6 +27,7 @@ MAX_AGE: dict[str, int | None] = {
     CONFIRM: 7 * DAY,
     UNSUBSCRIBE: None,  # CASL asks for at least 60 days; an unsubscribe link never expires
     PREFERENCES: 365 * DAY,
+    EMAIL_CHANGE: 2 * DAY,  # a new address is confirmed soon, or asked for again
     BOUNCE: 90 * DAY,
 }
 

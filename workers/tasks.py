@@ -97,12 +97,18 @@ def process_bounces() -> dict[str, int]:
 NOTICE_RETRIES = 6
 
 
-def _send_notice(task: Any, kind: str, subscriber_id: int) -> str:
+def _send_notice(task: Any, kind: str, subscriber_id: int, new_address: str | None = None) -> str:
     settings = get_settings()
     transport = open_transport(settings)  # connects only if there is something to send
     try:
         outcome = send_notice(
-            session_factory(), settings, kind, subscriber_id, transport, SYSTEM_CLOCK.now()
+            session_factory(),
+            settings,
+            kind,
+            subscriber_id,
+            transport,
+            SYSTEM_CLOCK.now(),
+            new_address,
         )
     finally:
         transport.close()
@@ -115,6 +121,12 @@ def _send_notice(task: Any, kind: str, subscriber_id: int) -> str:
 def send_confirmation(self: Any, subscriber_id: int) -> str:
     """Email the reader the link that confirms their pending subscriptions (after signup)."""
     return _send_notice(self, "confirm", subscriber_id)
+
+
+@app.task(name="digest.send_email_change", bind=True)
+def send_email_change(self: Any, subscriber_id: int, new_address: str) -> str:
+    """Email a reader's new address the link that confirms it."""
+    return _send_notice(self, "email_change", subscriber_id, new_address)
 
 
 @app.task(name="digest.send_welcome", bind=True)

@@ -61,7 +61,7 @@ WEB_REGION = re.compile(r"<!--\s*digest:web\s*-->(.*?)<!--\s*/digest:web\s*-->",
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
 
-TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed")
+TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
 
 
 @dataclass(frozen=True)
@@ -432,6 +432,7 @@ def render_transactional(settings: Settings, kind: str, context: dict[str, Any])
             "confirm": f"Please confirm your subscription to {joined}",
             "welcome": f"Welcome to {joined}",
             "unsubscribed": f"You have been unsubscribed from {joined}",
+            "email_change": "Please confirm your new address",
         }[kind],
         SUBJECT_LIMIT,
     )

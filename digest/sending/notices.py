@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 CONFIRMATION = "confirm"
 WELCOME = "welcome"
-KINDS = (CONFIRMATION, WELCOME)
+EMAIL_CHANGE = "email_change"  # to a reader's new address, which they must confirm
+KINDS = (CONFIRMATION, WELCOME, EMAIL_CHANGE)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,12 @@ def _reachable(session: Session, subscriber_id: int) -> Subscriber | None:
 
 
 def compose_notice(
-    session: Session, settings: Settings, kind: str, subscriber_id: int, now: datetime
+    session: Session,
+    settings: Settings,
+    kind: str,
+    subscriber_id: int,
+    now: datetime,
+    new_address: str | None = None,
 ) -> Notice | None:
     """The confirmation or welcome for a reader, or None when there is nothing to send.
 
@@ -82,6 +88,10 @@ def compose_notice(
     if subscriber is None or subscriber.email is None:
         return None
     address = subscriber.email
+    if kind == EMAIL_CHANGE:
+        if new_address is None or is_suppressed(session, new_address):
+            return None
+        address = new_address
     if kind == CONFIRMATION:
         newsletters = pending_newsletters(session, subscriber_id)
     else:
@@ -98,6 +108,8 @@ def compose_notice(
     }
     if kind == CONFIRMATION:
         context["confirm_url"] = links.confirm_url(settings, subscriber_id)
+    elif kind == EMAIL_CHANGE:
+        context["confirm_url"] = links.email_change_url(settings, subscriber_id, address)
     else:
         context["arrivals"] = _arrivals(settings, subscriber, newsletters, now)
     rendered = render_transactional(settings, kind, context)
@@ -132,6 +144,7 @@ def send_notice(
     subscriber_id: int,
     transport: Transport,
     now: datetime,
+    new_address: str | None = None,
 ) -> NoticeOutcome:
     """Compose the reader's confirmation or welcome, then hand it to the transport.
 
@@ -141,7 +154,7 @@ def send_notice(
     server asked to try again later (the caller retries).
     """
     with sessions() as session, session.begin():
-        notice = compose_notice(session, settings, kind, subscriber_id, now)
+        notice = compose_notice(session, settings, kind, subscriber_id, now, new_address)
     if notice is None:
         log.info("%s for subscriber %s: nothing to send", kind, subscriber_id)
         return NoticeOutcome("skipped", "nothing to send to this reader now")

@@ -25,7 +25,7 @@ from digest import __version__
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.settings import Settings
-from digest.web import admin, archive, bounces, choices, outbox, reader, signup
+from digest.web import admin, archive, bounces, choices, email_change, outbox, reader, signup
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -95,6 +95,7 @@ def create_app(
     app.include_router(signup.router)
     app.include_router(reader.router)
     app.include_router(choices.router)
+    app.include_router(email_change.router)
     app.include_router(archive.router)
     app.include_router(admin.router)
     app.include_router(outbox.router)

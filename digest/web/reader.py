@@ -247,6 +247,7 @@ def _preferences_page(
         values.setdefault("community", subscriber.community.slug)
         values.setdefault("chosen", receiving)
         values["choices"] = choices_of(session, subscriber_id, web.clock.now())
+        values["email_action"] = f"{request.url.path}/email"
         email = subscriber.email
     return _form_page(
         web,
