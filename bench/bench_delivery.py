@@ -6,7 +6,9 @@ Prints JSON with
 - `end_to_end`: a `--readers` edition over `--towns` towns, from `send_edition` being enqueued
   to the last delivery recorded as sent, and its ratio to the ceiling;
 - `fanout` (with `--fanout N`): creating the deliveries of an N-reader edition and enqueueing
-  its batches, with this process's peak memory.
+  its batches, with this process's peak memory;
+- `purge` (with `--purge`): folding and deleting the sent edition's deliveries as retention
+  does (batches of 5,000), its rows per second, and the table's bytes per delivery row.
 
     .venv/bin/python bench/bench_delivery.py --readers 100000 --towns 20 --fanout 1000000
 
@@ -180,7 +182,8 @@ def one_message(edition_id: int) -> tuple[str, bytes]:
 
     from digest.db import make_engine, make_session_factory
     from digest.models import EditionSegment
-    from digest.render.mime import Reader, compose, segment_template
+    from digest.render.mime import Reader, compose
+    from digest.sending.messages import template_of
     from digest.settings import get_settings
 
     settings = get_settings()
@@ -190,15 +193,7 @@ def one_message(edition_id: int) -> tuple[str, bytes]:
             select(EditionSegment).where(EditionSegment.edition_id == edition_id)
         ).first()
         assert segment is not None
-        template = segment_template(
-            settings,
-            segment.edition.newsletter,
-            subject=segment.subject,
-            html=segment.html,
-            text=segment.text,
-            message_key="bench",
-            date=datetime.now(UTC),
-        )
+        template = template_of(settings, segment, datetime.now(UTC))
         message = compose(template, Reader(1, 1, "reader1@example.org", "Reader 1"))
     engine.dispose()
     return message.mail_from, message.data
@@ -397,6 +392,48 @@ def fanout(database_url: str, edition_id: int) -> dict[str, object]:
     }
 
 
+def purge(database_url: str, edition_id: int, batch: int) -> dict[str, object]:
+    """Fold and delete a finished edition's deliveries as retention would, timed; with the
+    table's bytes per row, which give its size under a retention period."""
+    from sqlalchemy import text
+
+    from digest.clock import FixedClock
+    from digest.db import make_engine, make_session_factory
+    from digest.sending.retention import purge_old_deliveries
+    from digest.settings import load_settings
+
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(text("VACUUM ANALYZE deliveries"))
+        rows = connection.execute(text("SELECT count(*) FROM deliveries")).scalar_one()
+        size = connection.execute(text("SELECT pg_total_relation_size('deliveries')")).scalar_one()
+        connection.execute(
+            text(
+                "UPDATE editions SET status = 'sent', finished_at = now() - interval '100 days'"
+                " WHERE id = :e"
+            ),
+            {"e": edition_id},
+        )
+    settings = load_settings(database_url=database_url, delivery_purge_batch=batch)
+    started = time.perf_counter()
+    done = purge_old_deliveries(
+        make_session_factory(engine), settings, FixedClock(datetime.now(UTC))
+    )
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    per_row = size / max(rows, 1)
+    return {
+        "deliveries_deleted": done.get("deliveries deleted", 0),
+        "purge_batch": batch,
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(done.get("deliveries deleted", 0) / seconds, 1),
+        "bytes_per_delivery_row_with_indexes": round(per_row, 1),
+        "table_gb_at_1m_a_day_kept_90_days": round(per_row * 90e6 / 1e9, 1),
+        "table_gb_at_1m_a_day_kept_365_days": round(per_row * 365e6 / 1e9, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=100_000)
@@ -408,6 +445,9 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/9")
     parser.add_argument("--timeout", type=float, default=1200)
     parser.add_argument("--plot", help="write an SVG of messages sent over time to this path")
+    parser.add_argument(
+        "--purge", action="store_true", help="then fold and delete the edition's deliveries"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -444,6 +484,8 @@ def main() -> None:
         result["ratio_to_ceiling"] = round(rate / top, 3)
         if args.plot:
             write_plot(Path(args.plot), samples, top)
+        if args.purge:
+            result["purge"] = purge(database_url, edition_id, 5000)
         if args.fanout:
             big = seed(database_url, args.fanout, args.towns, slot + timedelta(days=1), "big")
             result["fanout"] = fanout(database_url, big)

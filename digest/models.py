@@ -93,6 +93,8 @@ class ConsentAction(enum.StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     COMPLAINT = "complaint"
     ERASE = "erase"
+    SUPPRESS = "suppress"  # an operator put the address on the suppression list
+    UNSUPPRESS = "unsuppress"  # an operator lifted its suppression, with a reason
 
 
 class EditionStatus(enum.StrEnum):
@@ -236,6 +238,11 @@ class Newsletter(Base):
     kind: Mapped[str] = mapped_column(String(16), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Curation weights (digest.curation.weights) and the subject and preheader templates
+    # (digest.curation.subjects); empty means the defaults.
+    weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    subject_template: Mapped[str] = mapped_column(String(200), default="")
+    preheader_template: Mapped[str] = mapped_column(String(200), default="")
 
 
 def _email_hash_default(context: Any) -> str | None:
@@ -369,11 +376,15 @@ class Edition(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     skip_reason: Mapped[str | None] = mapped_column(Text)
     recipient_count: Mapped[int] = mapped_column(default=0)
+    # Why the edition paused itself (the circuit breaker), shown to editors; None otherwise.
+    pause_reason: Mapped[str | None] = mapped_column(Text)
     # An alert's one story (None for a curated edition).
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # When its deliveries were folded into EditionTownCount rows (then purged): retention.
+    folded_at: Mapped[datetime | None]
 
     newsletter: Mapped[Newsletter] = relationship()
     segments: Mapped[list[EditionSegment]] = relationship(back_populates="edition")
@@ -399,7 +410,9 @@ class EditionSegment(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     dropped_stories: Mapped[int] = mapped_column(default=0)
     skip_reason: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]  # when its deliveries were made
+    # When it was curated: before send_at means built ahead, for the scheduler to start on time.
+    built_at: Mapped[datetime | None]
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()
@@ -424,6 +437,8 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_reply: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(255))
+    # The batch run that holds the row while `sending`; every write of that run is fenced on it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     lease_until: Mapped[datetime | None]
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
@@ -431,6 +446,19 @@ class Delivery(Base):
     # Set from the clock by whoever changes the row (no onupdate: it would read the system
     # clock behind the injectable one).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EditionTownCount(Base):
+    """Deliveries of an old edition in one town and state, kept after the rows are purged."""
+
+    __tablename__ = "edition_town_counts"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus))
+    count: Mapped[int] = mapped_column(default=0)
 
 
 class Suppression(Base):
@@ -466,6 +494,8 @@ class BounceEvent(Base):
     )
     recipient: Mapped[str | None] = mapped_column(String(320))
     status: Mapped[str | None] = mapped_column(String(32))  # enhanced status code, e.g. 5.1.1
+    # The classifier's reason (digest.bounces.classify.Reason), e.g. user-unknown.
+    reason: Mapped[str | None] = mapped_column(String(32))
     diagnostic: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
     message_ref: Mapped[str] = mapped_column(String(400), unique=True)

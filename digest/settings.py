@@ -76,8 +76,19 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=500, ge=1)
     # Results recorded per commit; a worker crash repeats at most this many messages.
     delivery_commit_every: int = Field(default=10, ge=1)
-    # Seconds a claimed delivery stays with its worker before another may take it back.
-    delivery_lease_seconds: int = Field(default=300, ge=1)
+    # Seconds a claimed delivery stays with its batch unless renewed; a working batch renews it
+    # every fifth of this, so a dead worker's rows are taken back within about this long.
+    delivery_lease_seconds: int = Field(default=30, ge=1)
+    # Seconds between sweeps (beat) that hand expired leases, due retries and lost work out again.
+    delivery_sweep_seconds: float = Field(default=10.0, gt=0)
+    # Refusals or drops in a row (no message accepted in between) after which an edition pauses
+    # itself, with the reason, instead of burning through the list (0 = never).
+    delivery_breaker_threshold: int = Field(default=50, ge=0)
+    # Days the deliveries of a finished edition are kept; older ones are folded into counts per
+    # edition, town and state, and deleted.
+    delivery_retention_days: int = Field(default=90, ge=1)
+    # Deliveries deleted per transaction by the retention purge (short locks, small WAL bursts).
+    delivery_purge_batch: int = Field(default=5000, ge=1)
     # First retry of a deferred delivery after this many seconds, doubling each attempt.
     retry_base_seconds: int = Field(default=60, ge=1)
     # A delivery still deferred this many hours after it was queued fails for good.
@@ -119,10 +130,25 @@ class Settings(BaseSettings):
     # Shared secret a relay sends as "Authorization: Bearer ..." to POST /api/bounces/RELAY;
     # empty turns the bounce webhook off.
     bounce_webhook_token: str | None = Field(default=None, repr=False)
-    # Soft bounces within soft_bounce_days after which an address is suppressed.
+    # Soft bounces (recipient-side: full mailbox, disabled account, expired...) in distinct
+    # editions after which an address is suppressed with reason "soft-bounce limit".
     soft_bounce_limit: int = Field(default=3, ge=1)
-    # Days over which soft bounces are counted towards soft_bounce_limit.
-    soft_bounce_days: int = Field(default=30, ge=1)
+    # ...but only once the first and the last of them are at least this many days apart.
+    soft_bounce_days: int = Field(default=7, ge=0)
+    # Soft bounces older than this many days are forgotten (a reader who bounced on holiday
+    # last spring starts from zero).
+    soft_bounce_window_days: int = Field(default=30, ge=1)
+    # Amazon SES via SNS: the topic ARNs (comma-separated) whose notifications are accepted at
+    # POST /api/webhooks/ses; empty turns that webhook off.
+    ses_topic_arns: str | None = None
+    # SendGrid Event Webhook: the verification key (base64 public key) of its signed events,
+    # for POST /api/webhooks/sendgrid; empty turns that webhook off.
+    sendgrid_webhook_public_key: str | None = None
+    # Mailgun: the HTTP webhook signing key, for POST /api/webhooks/mailgun; empty turns it off.
+    mailgun_signing_key: str | None = Field(default=None, repr=False)
+    # Postmark: the basic-auth user:password set in the webhook's URL, for
+    # POST /api/webhooks/postmark; empty turns that webhook off.
+    postmark_webhook_auth: str | None = Field(default=None, repr=False)
     # Seconds one feed fetch may take in all (connect, redirects, body) before it counts as failed.
     feed_timeout: float = Field(default=20.0, gt=0)
     # Largest feed body read, in bytes; a larger feed is refused and reported.

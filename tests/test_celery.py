@@ -34,7 +34,7 @@ def test_production_defaults() -> None:
 
 def test_every_periodic_task_exists() -> None:
     import workers.tasks  # noqa: F401  registers the tasks
-    from workers.celery_app import BEAT_SCHEDULE, app
+    from workers.celery_app import app
 
-    for entry in BEAT_SCHEDULE.values():
+    for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks, entry["task"]

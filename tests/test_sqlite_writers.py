@@ -27,7 +27,7 @@ from digest.ingest.feeds import poll
 from digest.ingest.fetch import FetchOptions
 from digest.models import Delivery, DeliveryStatus, Newsletter, Subscriber
 from digest.readers.imports import import_subscribers
-from digest.sending import delivery
+from digest.sending import batches, delivery
 from digest.sending.editions import build_edition
 from digest.settings import Settings, load_settings
 from digest.web import create_app
@@ -109,12 +109,10 @@ def _send(settings: Settings, edition_id: int, errors: list[str]) -> None:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     with sessions() as session, session.begin():
-        batches = delivery.plan_batches(session, edition_id, settings.batch_size, NOW)
+        planned = delivery.plan_batches(session, edition_id, settings.batch_size, NOW)
     with delivery.open_sender(settings) as sender:
-        for first, last in batches:
-            delivery.send_batch(
-                sessions, settings, edition_id, first, last, sender, FixedClock(NOW)
-            )
+        for first, last in planned:
+            batches.send_batch(sessions, settings, edition_id, first, last, sender, FixedClock(NOW))
     engine.dispose()
 
 

@@ -26,13 +26,22 @@ QUEUE = "digest"
 log = logging.getLogger(__name__)
 
 
-# The periodic work. Every task here is idempotent, so two beats, or a restart, do no harm.
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "dispatch-editions": {"task": "digest.dispatch_editions", "schedule": 60.0},
-    "sweep-deliveries": {"task": "digest.sweep_deliveries", "schedule": 60.0},
-    "poll-feeds": {"task": "digest.poll_feeds", "schedule": 60.0},
-    "process-bounces": {"task": "digest.process_bounces", "schedule": 300.0},
-}
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The periodic work. Every task here is idempotent, so two beats, or a restart, do no harm.
+
+    The sweep runs often (DIGEST_DELIVERY_SWEEP_SECONDS): it is what brings a dead worker's
+    rows back within a lease and a sweep of the crash.
+    """
+    return {
+        "dispatch-editions": {"task": "digest.dispatch_editions", "schedule": 60.0},
+        "sweep-deliveries": {
+            "task": "digest.sweep_deliveries",
+            "schedule": settings.delivery_sweep_seconds,
+        },
+        "poll-feeds": {"task": "digest.poll_feeds", "schedule": 60.0},
+        "process-bounces": {"task": "digest.process_bounces", "schedule": 300.0},
+        "purge-history": {"task": "digest.purge_history", "schedule": 3600.0},
+    }
 
 
 def embedded_broker_options(var_dir: Path) -> dict[str, Any]:
@@ -67,7 +76,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
-        "beat_schedule": BEAT_SCHEDULE,
+        "beat_schedule": beat_schedule(settings),
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
     }
     if settings.broker_url is None:
@@ -112,6 +121,18 @@ def make_celery(settings: Settings) -> Celery[DigestTask]:
     celery = Celery("digest", include=["workers.tasks"], task_cls=DigestTask)
     celery.conf.update(celery_config(settings))
     return celery
+
+
+def broker_idle() -> bool:
+    """True when no task message waits in the queue (or the broker cannot say): the sweep
+    then looks for queued deliveries whose batch message was lost."""
+    try:
+        with app.connection_for_read() as connection:
+            channel: Any = connection.default_channel
+            declared = channel.queue_declare(queue=QUEUE, passive=True)
+            return int(declared.message_count) == 0
+    except Exception:
+        return True
 
 
 @lru_cache(maxsize=1)

@@ -9,69 +9,95 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kombu.exceptions import OperationalError as KombuOperationalError
+
 from digest.bounces.mailbox import maildir_path, process_maildir
 from digest.clock import SYSTEM_CLOCK
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
-from digest.sending import delivery
+from digest.sending import batches, delivery
 from digest.sending.alerts import dispatch_breaking
-from digest.sending.editions import dispatch_due, get_edition
+from digest.sending.blips import TRANSIENT
+from digest.sending.editions import dispatch_due
 from digest.sending.notices import send_notice
+from digest.sending.retention import purge_old_deliveries
+from digest.sending.sweep import sweep
 from digest.sending.transport import open_transport
 from digest.settings import get_settings
-from workers.celery_app import app, session_factory
+from workers.celery_app import app, broker_idle, session_factory
 
 log = logging.getLogger(__name__)
 
 # --- Editions and delivery ------------------------------------------------------------------
 
+# A database or broker that does not answer (a restart, a failover) is a blip, not a failure:
+# the task runs again after 1, 2, 4 ... (at most 10) seconds, with jitter. Every task here is
+# idempotent, so running one again is always safe.
+BLIPS = (*TRANSIENT, KombuOperationalError)
+ON_BLIPS: dict[str, Any] = {
+    "autoretry_for": BLIPS,
+    "retry_backoff": 1,
+    "retry_backoff_max": 10,
+    "retry_jitter": True,
+    "max_retries": 60,
+}
 
-@app.task(name="digest.send_edition")
-def send_edition(edition_id: int) -> int:
-    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit)."""
+
+@app.task(name="digest.send_edition", **ON_BLIPS)
+def send_edition(edition_id: int, due_only: bool = False) -> int:
+    """Create the edition's deliveries, then enqueue one send_batch per batch (after commit).
+
+    The scheduler passes `due_only`: only towns whose send time has come (see start_sending).
+    """
     settings = get_settings()
-    with session_factory()() as session:
-        with session.begin():
-            edition = get_edition(session, edition_id)
-            delivery.start_sending(session, edition, SYSTEM_CLOCK.now())
-        with session.begin():
-            batches = delivery.plan_batches(
-                session, edition_id, settings.batch_size, SYSTEM_CLOCK.now()
-            )
+    batches = delivery.start_and_plan(
+        session_factory(), settings, edition_id, SYSTEM_CLOCK, due_only=due_only
+    )
     for first, last in batches:
         send_batch.delay(edition_id, first, last)
     return len(batches)
 
 
-@app.task(name="digest.send_batch")
+@app.task(name="digest.send_batch", **ON_BLIPS)
 def send_batch(edition_id: int, first: int, last: int) -> dict[str, int]:
     """Send the claimable deliveries of one id range; safe to run twice (rows are claimed)."""
     settings = get_settings()
     with delivery.open_sender(settings) as sender:
-        counts = delivery.send_batch(
+        counts = batches.send_batch(
             session_factory(), settings, edition_id, first, last, sender, SYSTEM_CLOCK
         )
     return dict(counts)
 
 
-@app.task(name="digest.sweep_deliveries")
+@app.task(name="digest.sweep_deliveries", **ON_BLIPS)
 def sweep_deliveries() -> int:
-    """Enqueue again what a lost task or an expired lease left, and deferrals now due."""
+    """Enqueue again what a dead run or a lost message left, and deferrals now due."""
+    idle = broker_idle()
     with session_factory()() as session, session.begin():
-        batches = delivery.sweep(session, get_settings(), SYSTEM_CLOCK.now())
-    for edition_id, first, last in batches:
+        ranges = sweep(session, get_settings(), SYSTEM_CLOCK.now(), broker_idle=idle)
+    for edition_id, first, last in ranges:
         send_batch.delay(edition_id, first, last)
-    return len(batches)
+    return len(ranges)
 
 
-@app.task(name="digest.dispatch_editions")
+@app.task(name="digest.purge_history", **ON_BLIPS)
+def purge_history() -> dict[str, int]:
+    """Fold the deliveries of editions past DIGEST_DELIVERY_RETENTION_DAYS into counts and
+    delete them, a small batch per transaction."""
+    return purge_old_deliveries(session_factory(), get_settings(), SYSTEM_CLOCK)
+
+
+@app.task(name="digest.dispatch_editions", **ON_BLIPS)
 def dispatch_editions() -> int:
     """The scheduler's pass (every minute): build what is due, then start sending it."""
     with session_factory()() as session, session.begin():
         dispatched = dispatch_due(session, get_settings(), SYSTEM_CLOCK.now())
+    for edition_id in dispatched.to_send:
+        send_edition.delay(edition_id, True)
+    # Feed items tagged "breaking": alerted within the minute (digest.sending.alerts).
     with session_factory()() as session, session.begin():
         alerts = dispatch_breaking(session, get_settings(), SYSTEM_CLOCK.now())
-    for edition_id in [*dispatched.to_send, *alerts]:
+    for edition_id in alerts:
         send_edition.delay(edition_id)
     for line in dispatched.missed:
         log.warning("slot skipped: %s", line)

@@ -12,11 +12,14 @@ Guarantees:
   matched to a subscriber by address hash.
 - What it does (`apply_report`): a hard bounce marks the subscriber bounced, suppresses the
   address and marks the delivery bounced; a soft bounce is recorded, and the address is
-  suppressed once it has DIGEST_SOFT_BOUNCE_LIMIT soft bounces within DIGEST_SOFT_BOUNCE_DAYS;
-  a complaint unsubscribes the reader from everything, records a consent event (complaint),
-  marks them complained and suppresses the address.
-- Which failures are hard: permanent ones (5.x.x), except a full mailbox (5.2.2) and a refusal
-  by policy (5.7.x: a block of the sender, not a dead address), which count as soft.
+  suppressed ("soft-bounce limit") once it has DIGEST_SOFT_BOUNCE_LIMIT recipient-side soft
+  bounces in distinct editions, the first and last at least DIGEST_SOFT_BOUNCE_DAYS apart,
+  within DIGEST_SOFT_BOUNCE_WINDOW_DAYS; a complaint (ARF `abuse`, a relay's spam report)
+  unsubscribes the reader from everything, records a consent event (complaint), marks them
+  complained and suppresses the address. Auto-replies and other reports act on nobody.
+- Which failures are hard: the classifier's (`digest.bounces.classify`): only recipient-side
+  permanent failures (user unknown, host unknown, moved). Sender-side refusals (blocks,
+  policy, spam, size, rate) never count against a reader, not even towards the soft limit.
 - A Maildir's processed reports move to cur/ with the Seen flag, only after their events are
   committed; a crash in between reads them again, harmlessly (see above).
 Core functions (`read_report`, `apply_report`, `process_report`) do not commit;
@@ -28,10 +31,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from digest.bounces.classify import RECIPIENT_SIDE, Reason
 from digest.bounces.reports import BounceReport, read_report
 from digest.models import (
     BounceEvent,
@@ -104,6 +108,7 @@ def webhook_report(
     return_path: str | None = None,
     status: str | None = None,
     diagnostic: str | None = None,
+    reason: Reason | None = None,
 ) -> BounceReport:
     """A report from a relay's webhook event; `return_path` is the envelope sender if known.
 
@@ -118,6 +123,7 @@ def webhook_report(
         delivery_id_from_verp(settings, return_path) if return_path else None,
         status,
         diagnostic,
+        reason,
     )
 
 
@@ -146,6 +152,7 @@ def _record_event(
         "subscriber_id": subscriber.id if subscriber else None,
         "recipient": report.recipient[:320] if report.recipient else None,
         "status": report.status[:32] if report.status else None,
+        "reason": report.reason.value if report.reason else None,
         "diagnostic": report.diagnostic,
         "source": report.source[:300],
         "message_ref": report.message_ref[:400],
@@ -180,21 +187,43 @@ def _hard_bounce(
 def _soft_bounce(
     session: Session, settings: Settings, event: BounceEvent, subscriber: Subscriber, now: datetime
 ) -> None:
-    since = now - timedelta(days=settings.soft_bounce_days)
-    count = session.scalar(
-        select(func.count())
-        .select_from(BounceEvent)
+    """Suppress once recipient-side soft bounces have come from enough editions, long enough.
+
+    Several bounces of one edition (a delay warning, then the failure) count once; a bounce
+    with no delivery counts as its own day.
+    """
+    if not _counts_towards_limit(event.reason) or not subscriber.email:
+        return
+    since = now - timedelta(days=settings.soft_bounce_window_days)
+    rows = session.execute(
+        select(BounceEvent.received_at, BounceEvent.reason, Delivery.edition_id)
+        .outerjoin(Delivery, Delivery.id == BounceEvent.delivery_id)
         .where(
             BounceEvent.subscriber_id == subscriber.id,
             BounceEvent.kind == BounceKind.SOFT,
             BounceEvent.received_at >= since,
         )
-    )
-    if (count or 0) < settings.soft_bounce_limit or not subscriber.email:
+    ).all()
+    counted = [row for row in rows if _counts_towards_limit(row.reason)]
+    editions = {
+        row.edition_id if row.edition_id is not None else f"day {row.received_at.date()}"
+        for row in counted
+    }
+    first = min(row.received_at for row in counted)
+    long_enough = now - first >= timedelta(days=settings.soft_bounce_days)
+    if len(editions) < settings.soft_bounce_limit or not long_enough:
         return
     _mark(subscriber, SubscriberStatus.BOUNCED, now)
-    detail = f"{count} soft bounces in {settings.soft_bounce_days} days; last: {_why(event)}"
+    detail = (
+        f"soft-bounce limit: {len(editions)} editions bounced over {(now - first).days} days; "
+        f"last: {_why(event)}"
+    )
     suppress(session, subscriber.email, SuppressionReason.SOFT_BOUNCE, detail, now)
+
+
+def _counts_towards_limit(reason: str | None) -> bool:
+    # Rows from before reasons were kept (None) count, as they always did.
+    return reason is None or reason in RECIPIENT_SIDE
 
 
 def _complaint(

@@ -24,8 +24,10 @@ from digest.cli import curation  # noqa: F401  isort: skip
 from digest.cli import preview  # noqa: F401  isort: skip
 from digest.cli import bounces  # noqa: F401  isort: skip
 from digest.cli import subscribers  # noqa: F401  isort: skip
+from digest.cli import suppressions  # noqa: F401  isort: skip
 from digest.cli import stats  # noqa: F401  isort: skip
 from digest.cli import editions  # noqa: F401  isort: skip
+from digest.cli import schedule  # noqa: F401  isort: skip
 from digest.cli import alerts  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
 

@@ -9,7 +9,7 @@ import typer
 from digest.cli.common import app, console, open_session, plural
 from digest.clock import SYSTEM_CLOCK
 from digest.sending.alerts import alert_newsletter, send_alert
-from digest.sending.editions import delivery_counts
+from digest.sending.progress import delivery_counts
 from digest.settings import get_settings
 
 alerts_app = typer.Typer(help="Breaking news alerts.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""`digest bounces`: read bounce and complaint reports and act on them."""
+"""`digest bounces`: read bounce and complaint reports and act on them, or just show them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from digest.bounces.mailbox import maildir_path, process_maildir
+from digest.bounces.reports import read_report
 from digest.cli.common import app, console
 from digest.clock import SYSTEM_CLOCK
 from digest.db import check_connection, make_engine, make_session_factory
@@ -47,3 +48,24 @@ def bounces_process(
         f"{counts['unmatched']} matched nobody (kept), {counts['duplicates']} seen before, "
         f"{counts['errors']} failed (left unread, see the log)."
     )
+
+
+@bounces_app.command("read")
+def bounces_read(
+    files: Annotated[list[Path], typer.Argument(help="Raw report files (.eml) to read.")],
+) -> None:
+    """Show how reports are read (recipient, hard/soft, reason, code) without acting on them."""
+    settings = get_settings()
+    for path in files:
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            raise DigestError(f"cannot read {path}: {error.strerror}") from None
+        for report in read_report(settings, raw, path.name):
+            reason = report.reason.value if report.reason else "-"
+            console.print(
+                f"{path.name}: {report.kind.value:<9} {reason:<15} {report.status or '-':<7} "
+                f"{report.recipient or '(no recipient)'}",
+                highlight=False,
+                markup=False,
+            )

@@ -1,4 +1,8 @@
-"""`digest newsletters`, `digest stories` and `digest curate`: what an edition will hold."""
+"""`digest newsletters`, `digest stories` and `digest curate`: what an edition will hold.
+
+`digest curate` shows the town's next edition, the same one the admin preview and
+`digest preview` show (digest.sending.previews.curate_next).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,18 @@ from sqlalchemy import select
 
 from digest.cli.common import app, console, open_session, parse_instant
 from digest.curation.communities import get_community
-from digest.curation.curate import curate
 from digest.curation.newsletters import (
     add_newsletter,
     get_newsletter,
     list_newsletters,
     parse_sections,
 )
+from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, check_template
+from digest.curation.weights import parse_weights, weights_of
 from digest.errors import DigestError
+from digest.ingest.cluster_edits import cluster_members, merge_clusters, split_story
 from digest.models import Story
+from digest.sending.previews import curate_next
 
 newsletters_app = typer.Typer(help="Newsletters: lists readers join.", no_args_is_help=True)
 app.add_typer(newsletters_app, name="newsletters")
@@ -111,12 +118,82 @@ def stories_pick(
     )
 
 
+@stories_app.command("merge")
+def stories_merge(
+    keep: Annotated[int, typer.Argument(help="A story of the cluster to keep.")],
+    other: Annotated[int, typer.Argument(help="A story whose whole cluster joins it.")],
+) -> None:
+    """Merge two clusters: the same story told twice (readers then get it once)."""
+    with open_session() as session, session.begin():
+        moved = merge_clusters(session, keep, other)
+    console.print(f"merged: {moved} stories joined story {keep}'s cluster", highlight=False)
+
+
+@stories_app.command("split")
+def stories_split(
+    story_id: Annotated[int, typer.Argument(help="The story to take out of its cluster.")],
+) -> None:
+    """Take a story out of its cluster: it was a different story after all."""
+    with open_session() as session, session.begin():
+        key = split_story(session, story_id)
+    console.print(f"story {story_id} is now a cluster of its own ({key[:8]})", highlight=False)
+
+
+@stories_app.command("cluster")
+def stories_cluster(
+    story_id: Annotated[int, typer.Argument(help="Any story of the cluster.")],
+) -> None:
+    """List the stories of a story's cluster (its wire copies)."""
+    with open_session() as session, session.begin():
+        table = Table("id", "published", "feed", "title")
+        for story in cluster_members(session, story_id):
+            table.add_row(
+                str(story.id),
+                story.published_at.strftime("%Y-%m-%d %H:%M"),
+                str(story.feed_id),
+                story.title,
+            )
+    console.print(table)
+
+
+@newsletters_app.command("set")
+def newsletters_set(
+    slug: Annotated[str, typer.Argument(help="The newsletter.")],
+    weights: Annotated[
+        str | None,
+        typer.Option(help="Curation weights, e.g. regional_popularity=0.6 (docs/curation.md)."),
+    ] = None,
+    subject: Annotated[
+        str | None, typer.Option(help="Subject template, e.g. '{town}: {lead}{and_more}'.")
+    ] = None,
+    preheader: Annotated[
+        str | None, typer.Option(help="Preheader template, e.g. '{next}'.")
+    ] = None,
+) -> None:
+    """Change a newsletter's curation weights or its subject and preheader templates."""
+    with open_session() as session, session.begin():
+        letter = get_newsletter(session, slug)
+        if weights is not None:
+            letter.weights = parse_weights(weights, letter.weights)
+        if subject is not None:
+            letter.subject_template = check_template(subject, "subject")
+        if preheader is not None:
+            letter.preheader_template = check_template(preheader, "preheader")
+        summary = (
+            f"{letter.slug}: weights {weights_of(letter.weights).to_json()}, "
+            f"subject {letter.subject_template or DEFAULT_SUBJECT!r}, "
+            f"preheader {letter.preheader_template or DEFAULT_PREHEADER!r}"
+        )
+    console.print(summary, highlight=False, markup=False)
+
+
 @app.command("curate")
 def curate_command(
     newsletter: Annotated[str, typer.Option(help="Newsletter slug.")],
     community: Annotated[str, typer.Option(help="Community (town) slug.")],
     at: Annotated[
-        str | None, typer.Option(help="Curate as of this ISO time (default: now).")
+        str | None,
+        typer.Option(help="The next edition after this ISO time (default: now)."),
     ] = None,
 ) -> None:
     """Print the sections a town's next edition would hold; sends nothing."""
@@ -124,11 +201,13 @@ def curate_command(
     with open_session() as session, session.begin():
         letter = get_newsletter(session, newsletter)
         town = get_community(session, community)
-        curation = curate(session, letter, town, moment)
+        upcoming = curate_next(session, letter, town, moment)
+    curation = upcoming.curation
     if curation.skip_reason is not None:
         console.print(f"skipped: {curation.skip_reason}", highlight=False)
         return
-    console.print(f"{letter.name} for {town.name}, as of {moment.isoformat()}", highlight=False)
+    when = f"{upcoming.slot:%Y-%m-%d %H:%M} {town.timezone}" if upcoming.slot else "now"
+    console.print(f"{letter.name} for {town.name}, edition of {when}", highlight=False)
     for section in curation.sections:
         console.print(f"\n[bold]{section.title}[/]", highlight=False)
         for card in section.stories:

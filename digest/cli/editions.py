@@ -15,18 +15,16 @@ from digest.clock import SYSTEM_CLOCK
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.models import Edition, EditionStatus
-from digest.sending import delivery, editions
+from digest.sending import batches, delivery, editions, slots
+from digest.sending.progress import controls, edition_progress
+from digest.sending.states import DELIVERY_STATE_ORDER, FINAL_EDITION_STATES, MOVES
 from digest.settings import get_settings
 
 edition_app = typer.Typer(help="Editions: build, send and control them.", no_args_is_help=True)
 app.add_typer(edition_app, name="edition")
 
-DONE = {EditionStatus.SENT, EditionStatus.CANCELLED, EditionStatus.SKIPPED}
 
-
-def _parse_slot(value: str | None) -> datetime:
-    if value is None:
-        return SYSTEM_CLOCK.now().replace(tzinfo=None, second=0, microsecond=0)
+def _parse_slot(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
@@ -39,23 +37,36 @@ def _parse_slot(value: str | None) -> datetime:
 @edition_app.command("build")
 def build(
     newsletter: Annotated[str, typer.Option(help="Newsletter slug.")],
-    at: Annotated[str | None, typer.Option(help="Slot, local wall-clock ISO time.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Slot, local wall-clock ISO time (default: each town's next slot)."),
+    ] = None,
 ) -> None:
-    """Curate and render the edition of a newsletter for one slot (every town with readers)."""
+    """Curate and render a newsletter's edition: of one slot, or each town's next due slot."""
     settings = get_settings()
-    slot = _parse_slot(at)
+    slot = None if at is None else _parse_slot(at)
     with open_session() as session, session.begin():
         letter = get_newsletter(session, newsletter)
-        edition = editions.build_edition(session, settings, letter, slot, SYSTEM_CLOCK.now())
+        now = SYSTEM_CLOCK.now()
+        if slot is None:
+            built = slots.build_next(session, settings, letter, now)
+        else:
+            built = [editions.build_edition(session, settings, letter, slot, now)]
         session.flush()
-        console.print(_summary(edition))
-        for segment in edition.segments:
-            note = (
-                segment.skip_reason
-                or f"{len(segment.story_ids)} stories, {len(segment.html) // 1024} KB"
-            )
-            mix = f" ({segment.audience})" if segment.audience else ""
-            console.print(f"  {segment.community.slug}{mix}: {note}")
+        for edition in built:
+            session.refresh(edition)
+            _print_built(edition)
+
+
+def _print_built(edition: Edition) -> None:
+    console.print(_summary(edition))
+    for segment in edition.segments:
+        note = (
+            segment.skip_reason
+            or f"{len(segment.story_ids)} stories, {len(segment.html) // 1024} KB"
+        )
+        mix = f" ({segment.audience})" if segment.audience else ""
+        console.print(f"  {segment.community.slug}{mix}: {note}")
 
 
 @edition_app.command("send")
@@ -72,7 +83,7 @@ def send(
 
     with open_session() as session, session.begin():
         edition = editions.get_edition(session, edition_id)
-        if edition.status not in (EditionStatus.READY, EditionStatus.SENDING):
+        if edition.status not in MOVES["start"].sources:
             raise DigestError(f"cannot send edition {edition_id}: it is {edition.status}")
     send_edition.delay(edition_id)
     console.print(f"Edition {edition_id} queued for sending.")
@@ -81,20 +92,13 @@ def send(
 
 
 def _send_here(edition_id: int) -> None:
+    """What send_edition and its send_batch tasks do, in this process, one batch after another."""
     settings = get_settings()
     with open_session_factory() as factory:
-        with factory() as session, session.begin():
-            delivery.start_sending(
-                session, editions.get_edition(session, edition_id), SYSTEM_CLOCK.now()
-            )
-        with factory() as session, session.begin():
-            now = SYSTEM_CLOCK.now()
-            batches = delivery.plan_batches(session, edition_id, settings.batch_size, now)
+        ranges = delivery.start_and_plan(factory, settings, edition_id, SYSTEM_CLOCK)
         with delivery.open_sender(settings) as sender:
-            for first, last in batches:
-                delivery.send_batch(
-                    factory, settings, edition_id, first, last, sender, SYSTEM_CLOCK
-                )
+            for first, last in ranges:
+                batches.send_batch(factory, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
     status(edition_id)
 
 
@@ -111,18 +115,15 @@ def _follow(edition_id: int) -> None:
         started = time.monotonic()
         while True:
             with open_session() as session, session.begin():
-                edition = editions.get_edition(session, edition_id)
-                counts = editions.delivery_counts(session, edition_id)
-                finished = edition.status in DONE
-            done = sum(counts[s] for s in ("sent", "failed", "bounced", "suppressed", "cancelled"))
+                item = edition_progress(session, editions.get_edition(session, edition_id))
             elapsed = max(time.monotonic() - started, 1e-6)
             progress.update(
                 task,
-                total=edition.recipient_count or None,
-                completed=done,
-                rate=counts["sent"] / elapsed,
+                total=item.recipients or None,
+                completed=item.done,
+                rate=item.counts.get("sent", 0) / elapsed,
             )
-            if finished or edition.status == EditionStatus.PAUSED:
+            if item.status in FINAL_EDITION_STATES or item.status == EditionStatus.PAUSED:
                 break
             time.sleep(0.5)
     status(edition_id)
@@ -130,30 +131,27 @@ def _follow(edition_id: int) -> None:
 
 @edition_app.command("status")
 def status(edition_id: int) -> None:
-    """Counts by delivery status, the sending rate and the time left."""
+    """Status (and why it paused), counts by delivery status, the rate and the time left."""
     with open_session() as session, session.begin():
         edition = editions.get_edition(session, edition_id)
-        counts = editions.delivery_counts(session, edition_id)
+        item = edition_progress(session, edition)
         console.print(_summary(edition))
+        if item.pause_reason:
+            console.print(f"paused because: {item.pause_reason}", highlight=False)
         table = Table("status", "deliveries")
-        for name in (
-            "queued",
-            "sending",
-            "deferred",
-            "sent",
-            "failed",
-            "bounced",
-            "suppressed",
-            "cancelled",
-        ):
-            table.add_row(name, str(counts[name]))
+        for name in DELIVERY_STATE_ORDER:
+            table.add_row(name, str(item.counts.get(name, 0)))
         console.print(table)
-        if edition.started_at is not None and counts["sent"]:
+        sent = item.counts.get("sent", 0)
+        if edition.started_at is not None and sent:
             end = edition.finished_at or SYSTEM_CLOCK.now()
             seconds = max((end - edition.started_at).total_seconds(), 1e-6)
-            rate = counts["sent"] / seconds
-            left = counts["queued"] + counts["sending"] + counts["deferred"]
+            rate = sent / seconds
+            left = item.recipients - item.done
             console.print(f"rate {rate:.1f} messages/s; about {left / rate:.0f} s left")
+        moves = controls(item)
+        if moves:
+            console.print("you can: " + ", ".join(moves), highlight=False)
 
 
 @edition_app.command("list")
@@ -198,7 +196,8 @@ def cancel(edition_id: int) -> None:
 
 @edition_app.command("retry-failed")
 def retry_failed(edition_id: int) -> None:
-    """Send again to the readers whose delivery failed (never to bounced or suppressed ones)."""
+    """Send again to the readers whose delivery failed (never to bounced or suppressed ones,
+    never for a cancelled edition)."""
     from workers.tasks import send_edition
 
     with open_session() as session, session.begin():

@@ -6,7 +6,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -15,7 +14,8 @@ from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.render.mime import Reader, compose, segment_template
-from digest.render.render import render_segment, web_version_html
+from digest.render.render import web_version_html
+from digest.sending.previews import preview_next_edition
 from digest.settings import get_settings
 
 SAMPLE_READER = Reader(
@@ -29,22 +29,24 @@ def preview(
     community: Annotated[str, typer.Option(help="Community (town) slug.")],
     out: Annotated[Path, typer.Option(help="Directory to write the files into.")],
     at: Annotated[
-        str | None, typer.Option(help="Curate as of this ISO time (default: now).")
+        str | None,
+        typer.Option(help="Preview the next edition after this ISO time (default: now)."),
     ] = None,
 ) -> None:
-    """Write a town's edition as a sample reader gets it: HTML, text, .eml and web version."""
-    from digest.curation.curate import curate  # curation is a layer above rendering; load it on use
+    """Write a town's next edition as a sample reader gets it: HTML, text, .eml and web version.
 
+    The same edition as the admin preview shows: the town's next slot, in its own time zone.
+    """
     settings = get_settings()
     moment = parse_instant(at)
     with open_session() as session, session.begin():
         letter = get_newsletter(session, newsletter)
         town = get_community(session, community)
-        curation = curate(session, letter, town, moment)
-        if curation.skip_reason is not None:
-            raise DigestError(f"nothing to preview for {town.slug}: {curation.skip_reason}")
-        edition_date = moment.astimezone(ZoneInfo(town.timezone)).date()
-        rendered = render_segment(settings, letter, town, curation.sections, edition_date)
+        preview = preview_next_edition(session, settings, letter, town, moment)
+        if preview.rendered is None:
+            raise DigestError(f"nothing to preview for {town.slug}: {preview.skip_reason}")
+        rendered = preview.rendered
+        slot = f"{preview.slot:%Y-%m-%d %H:%M} {town.timezone}" if preview.slot else "now"
         template = segment_template(
             settings,
             letter,
@@ -52,7 +54,7 @@ def preview(
             html=rendered.html,
             text=rendered.text,
             message_key=f"preview.{letter.slug}.{town.slug}",
-            date=moment,
+            date=preview.send_at,
         )
     message = compose(template, SAMPLE_READER)
     parsed = message_from_bytes(message.data, policy=policy.default)
@@ -70,6 +72,7 @@ def preview(
         (out / name).write_text(content, encoding="utf-8")
     (out / "digest.eml").write_bytes(message.data)
     stories = sum(len(section.stories) for section in rendered.sections)
+    console.print(f"Next edition for {community}: {slot}", highlight=False)
     console.print(f"Subject: {rendered.subject}", highlight=False)
     console.print(
         f"{stories} stories, HTML {rendered.html_bytes / 1024:.1f} KB, "

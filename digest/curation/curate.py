@@ -1,16 +1,19 @@
 """Curation: the stories of one edition for one town, in capped sections.
 
-- Only stories inside the window count: published or first seen since the town's last
-  edition of this newsletter, and never published more than `window_hours` before `at`.
+- Only stories inside the window count: published at most `window_hours` before `at`, and
+  already seen at `at`.
 - A cluster (one story and its wire copies) appears once per edition, as the reader's own
-  town's copy when there is one, and never again in a later edition of the same newsletter
-  for that town: the frozen `EditionSegment.cluster_keys` of earlier editions say what went.
-- Top stories: the region's best by popularity with a recency decay, editors' picks first;
-  a story only the reader's own town carries is left to Local (a wire story the town also
-  carries stays in Top, as the town's copy). Local: the town's own stories, newest and most
-  read first. Most read and Just posted when
-  the newsletter gives them a cap.
-- The result depends only on the database and `at`: every ordering ends on a unique key.
+  town's copy when there is one, and never again in another edition of the same newsletter
+  for that town: every edition built for another slot counts, whatever its send time (an
+  edition built ahead for tomorrow never repeats today's). What an edition sent is read from
+  its frozen story ids with their current cluster keys, so an editor's merge counts too.
+- Top stories: the region's: clusters carried by the regional desk or the wire, and another
+  town's story only when it is regionally popular or an editor picked it; editors' picks
+  first, then by popularity with a recency decay. A town's own stories are its Local: newest
+  and most read first. Most read and Just posted when the newsletter gives them a cap. The
+  weights are the newsletter's (digest.curation.weights, docs/curation.md).
+- The result depends only on the database, `at` and the slot: every ordering ends on a
+  unique key.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session
 
 from digest.curation.newsletters import DEFAULT_SECTIONS
+from digest.curation.schedules import zone
 from digest.curation.sections import (
     JUST_POSTED,
     LOCAL,
@@ -35,6 +39,7 @@ from digest.curation.sections import (
     Section,
     StoryCard,
 )
+from digest.curation.weights import Weights, weights_of
 from digest.models import (
     Community,
     Edition,
@@ -45,8 +50,10 @@ from digest.models import (
     Story,
 )
 
-# Editions whose stories count as sent: built and (being) sent, even if stopped half-way.
+# Editions whose stories count as sent: built (even ahead of time) and (being) sent, even if
+# stopped half-way.
 SENT_STATUSES = (
+    EditionStatus.BUILDING,
     EditionStatus.READY,
     EditionStatus.SENDING,
     EditionStatus.SENT,
@@ -56,8 +63,6 @@ SENT_STATUSES = (
 # Earlier editions are read this far back beyond the window; a cluster's copies are published
 # within hours of each other, so anything older cannot hold a cluster still in the window.
 HISTORY_MARGIN = timedelta(days=30)
-TOP_HALF_LIFE_HOURS = 12.0
-LOCAL_HALF_LIFE_HOURS = 6.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,16 @@ class _Cluster:
         self.communities.add(row.community_id)
         self.sections.add(row.section)
 
+    def copies(self) -> int:
+        return len(self.feeds)
+
+    def has_town_copy(self, community_id: int) -> bool:
+        return community_id in self.communities
+
+    def regional(self) -> bool:
+        """Carried by the regional desk or the wire (a feed of no town)."""
+        return None in self.communities
+
     def representative(self, community_id: int) -> _Row:
         """The reader's own town's copy, else a regional one, else the first published."""
 
@@ -131,24 +146,28 @@ def curate(
     community: Community,
     at: datetime,
     *,
+    slot: datetime | None = None,
     audience: str = "",
     interests: frozenset[str] | None = None,
     window_hours: int | None = None,
 ) -> Curation:
-    """The sections of `newsletter`'s edition for `community` as of `at` (aware time).
+    """The sections of `newsletter`'s edition for `community` and `slot`, as of `at` (aware).
 
+    `slot` is the edition's naive local slot; by default the town's wall-clock time at `at`.
     For an audience of readers with their own choices (digest.readers.audiences): only
     stories of the `interests` sections fill the caps, `window_hours` replaces the
     newsletter's (a weekly edition looks back a week), and what counts as already sent is
-    that audience's own earlier segments. Deterministic for the same data and `at`. Reads
-    only; does not commit. Curating many towns in one session reads the window's stories
-    once (see _clusters).
+    that audience's own earlier segments. Deterministic for the same data, `at` and slot.
+    Reads only; does not commit. Curating many towns in one session reads the window's
+    stories once (see _clusters).
     """
+    if slot is None:
+        slot = at.astimezone(zone(community.timezone)).replace(tzinfo=None, second=0, microsecond=0)
     caps = _caps(newsletter)
-    last_edition, sent = _history(session, newsletter, community, at, audience)
+    weights = weights_of(newsletter.weights)
+    last_edition, sent = _history(session, newsletter, community, at, slot, audience)
     earliest = at - timedelta(hours=window_hours or newsletter.window_hours)
-    window_start = max(earliest, last_edition) if last_edition else earliest
-    clusters = _clusters(session, earliest, window_start, at, sent)
+    clusters = _clusters(session, earliest, at, sent)
     if interests is not None:
         clusters = [cluster for cluster in clusters if cluster.sections & interests]
     chosen: dict[str, list[_Cluster]] = {}
@@ -157,15 +176,16 @@ def curate(
         cap = caps.get(key, 0)
         if cap <= 0:
             continue
-        ranked = _RANKINGS[key](clusters, community.id, at, cap + len(used))
+        ranked = _RANKINGS[key](clusters, community.id, at, cap + len(used), weights)
         picked = [cluster for cluster in ranked if cluster.key not in used][:cap]
         used.update(cluster.key for cluster in picked)
         chosen[key] = picked
     sections = _sections(session, chosen, community)
     if not sections:
-        since = window_start.strftime("%Y-%m-%d %H:%M UTC")
-        return Curation([], f"nothing new for {community.name} since {since}", window_start)
-    return Curation(sections, None, window_start)
+        since = max(earliest, last_edition) if last_edition else earliest
+        text = since.strftime("%Y-%m-%d %H:%M UTC")
+        return Curation([], f"nothing new for {community.name} since {text}", earliest)
+    return Curation(sections, None, earliest)
 
 
 def _caps(newsletter: Newsletter) -> dict[str, int]:
@@ -174,12 +194,25 @@ def _caps(newsletter: Newsletter) -> dict[str, int]:
 
 
 def _history(
-    session: Session, newsletter: Newsletter, community: Community, at: datetime, audience: str
+    session: Session,
+    newsletter: Newsletter,
+    community: Community,
+    at: datetime,
+    slot: datetime,
+    audience: str = "",
 ) -> tuple[datetime | None, set[str]]:
-    """When this town last got an edition of the newsletter, and every cluster sent to it."""
+    """When this town last got an edition of the newsletter, and every cluster it was sent.
+
+    Every other slot's edition counts, built ahead or sent: a reader never gets a story twice.
+    """
     since = at - timedelta(hours=newsletter.window_hours) - HISTORY_MARGIN
     rows = session.execute(
-        select(EditionSegment.send_at, EditionSegment.cluster_keys)
+        select(
+            EditionSegment.send_at,
+            Edition.slot,
+            EditionSegment.story_ids,
+            EditionSegment.cluster_keys,
+        )
         .join(Edition, Edition.id == EditionSegment.edition_id)
         .where(
             Edition.newsletter_id == newsletter.id,
@@ -188,34 +221,46 @@ def _history(
             EditionSegment.community_id == community.id,
             EditionSegment.audience == audience,
             EditionSegment.skip_reason.is_(None),
-            EditionSegment.send_at <= at,
+            Edition.slot != slot,
             EditionSegment.send_at >= since,
         )
     ).all()
-    last = max((send_at for send_at, _ in rows), default=None)
-    sent = {str(key) for _, keys in rows for key in keys or ()}
-    return last, sent
+    last = max((send_at for send_at, earlier, _, _ in rows if earlier < slot), default=None)
+    frozen: dict[int, str] = {}
+    for _, _, story_ids, keys in rows:
+        frozen.update(zip(story_ids or (), keys or (), strict=False))
+    return last, _current_keys(session, frozen)
 
 
-def _clusters(
-    session: Session, earliest: datetime, window_start: datetime, at: datetime, sent: set[str]
-) -> list[_Cluster]:
+def _current_keys(session: Session, frozen: dict[int, str]) -> set[str]:
+    """The clusters of the stories sent: their keys now (after an editor's merge or split).
+
+    A story since deleted counts with the key frozen when it was sent.
+    """
+    if not frozen:
+        return set()
+    rows = session.execute(select(Story.id, Story.cluster_key).where(Story.id.in_(list(frozen))))
+    current = {row[0]: row[1] for row in rows}
+    return {current.get(story_id, key) for story_id, key in frozen.items()}
+
+
+def _clusters(session: Session, earliest: datetime, at: datetime, sent: set[str]) -> list[_Cluster]:
     """The window's clusters not yet sent to this town.
 
     An edition curates every town with the same window in one session, so the window's
     clusters are read once per session and kept in `session.info` until a flush that changes
     a story, or a commit or rollback.
     """
-    cache: dict[tuple[datetime, datetime, datetime], list[_Cluster]] | None
+    cache: dict[tuple[datetime, datetime], list[_Cluster]] | None
     cache = session.info.get(_CACHE)
     if cache is None:
         cache = session.info[_CACHE] = {}
         event.listen(session, "after_flush", _forget_clusters_if_stories_changed)
         for name in ("after_commit", "after_rollback", "after_soft_rollback"):
             event.listen(session, name, _forget_clusters)
-    key = (earliest, window_start, at)
+    key = (earliest, at)
     if key not in cache:
-        cache[key] = _read_clusters(session, earliest, window_start, at)
+        cache[key] = _read_clusters(session, earliest, at)
     return [cluster for cluster in cache[key] if cluster.key not in sent]
 
 
@@ -233,9 +278,7 @@ def _forget_clusters_if_stories_changed(session: Session, *_args: object) -> Non
         _forget_clusters(session)
 
 
-def _read_clusters(
-    session: Session, earliest: datetime, window_start: datetime, at: datetime
-) -> list[_Cluster]:
+def _read_clusters(session: Session, earliest: datetime, at: datetime) -> list[_Cluster]:
     rows = session.execute(
         select(
             Story.id,
@@ -250,7 +293,6 @@ def _read_clusters(
             Story.published_at >= earliest,
             Story.published_at <= at,
             Story.first_seen_at <= at,
-            or_(Story.published_at > window_start, Story.first_seen_at > window_start),
         )
     )
     clusters: dict[str, _Cluster] = {}
@@ -269,41 +311,64 @@ def _decay(published_at: datetime, at: datetime, half_life_hours: float) -> floa
     return float(0.5 ** (age_hours / half_life_hours))
 
 
-def _top(clusters: list[_Cluster], community_id: int, at: datetime, n: int) -> list[_Cluster]:
+def _top(
+    clusters: list[_Cluster], community_id: int, at: datetime, n: int, weights: Weights
+) -> list[_Cluster]:
     def order(cluster: _Cluster) -> tuple[bool, float, str]:
-        carried = min(len(cluster.feeds) - 1, 3) * 0.5  # carried by several sites: bigger news
-        strength = 1.0 + 4.0 * cluster.popularity + carried
-        score = strength * _decay(cluster.first_published, at, TOP_HALF_LIFE_HOURS)
+        carried = min(len(cluster.feeds) - 1, 3) * weights.top_copies  # several sites: bigger
+        strength = 1.0 + weights.top_popularity * cluster.popularity + carried
+        score = strength * _decay(cluster.first_published, at, weights.top_half_life_hours)
         return (not cluster.editors_pick, -score, cluster.key)
 
-    regional = (cluster for cluster in clusters if cluster.communities != {community_id})
+    regional = (c for c in clusters if _is_regional(c, community_id, weights))
     return heapq.nsmallest(n, regional, key=order)
 
 
-def _local(clusters: list[_Cluster], community_id: int, at: datetime, n: int) -> list[_Cluster]:
+def _is_regional(cluster: _Cluster, community_id: int, weights: Weights) -> bool:
+    """The region's news for this town's readers (the Top rule, see the module's docstring)."""
+    if cluster.regional():
+        return True
+    # Another town's story: the region's only when the region reads it or an editor says so.
+    return community_id not in cluster.communities and (
+        cluster.editors_pick or cluster.popularity >= weights.regional_popularity
+    )
+
+
+def _for_town(cluster: _Cluster, community_id: int, weights: Weights) -> bool:
+    """The region's news or the town's own: never another town's small story."""
+    return community_id in cluster.communities or _is_regional(cluster, community_id, weights)
+
+
+def _local(
+    clusters: list[_Cluster], community_id: int, at: datetime, n: int, weights: Weights
+) -> list[_Cluster]:
     def order(cluster: _Cluster) -> tuple[bool, float, str]:
-        strength = 1.0 + 2.0 * cluster.popularity
-        score = strength * _decay(cluster.last_published, at, LOCAL_HALF_LIFE_HOURS)
+        strength = 1.0 + weights.local_popularity * cluster.popularity
+        score = strength * _decay(cluster.last_published, at, weights.local_half_life_hours)
         return (not cluster.editors_pick, -score, cluster.key)
 
     own = (cluster for cluster in clusters if community_id in cluster.communities)
     return heapq.nsmallest(n, own, key=order)
 
 
-def _most_read(clusters: list[_Cluster], community_id: int, at: datetime, n: int) -> list[_Cluster]:
-    read = (cluster for cluster in clusters if cluster.popularity > 0)
+def _most_read(
+    clusters: list[_Cluster], community_id: int, at: datetime, n: int, weights: Weights
+) -> list[_Cluster]:
+    read = (c for c in clusters if c.popularity > 0 and _for_town(c, community_id, weights))
     return heapq.nsmallest(
         n, read, key=lambda c: (-c.popularity, -c.last_published.timestamp(), c.key)
     )
 
 
 def _just_posted(
-    clusters: list[_Cluster], community_id: int, at: datetime, n: int
+    clusters: list[_Cluster], community_id: int, at: datetime, n: int, weights: Weights
 ) -> list[_Cluster]:
-    return heapq.nsmallest(n, clusters, key=lambda c: (-c.last_published.timestamp(), c.key))
+    mine = (c for c in clusters if _for_town(c, community_id, weights))
+    return heapq.nsmallest(n, mine, key=lambda c: (-c.last_published.timestamp(), c.key))
 
 
-_RANKINGS: dict[str, Callable[[list[_Cluster], int, datetime, int], list[_Cluster]]] = {
+_Ranking = Callable[[list[_Cluster], int, datetime, int, Weights], list[_Cluster]]
+_RANKINGS: dict[str, _Ranking] = {
     TOP: _top,
     LOCAL: _local,
     MOST_READ: _most_read,
@@ -381,4 +446,5 @@ def _card(story: Story, rank: int, sources: dict[int, str], editors_pick: bool) 
         author=story.author,
         source=sources.get(story.feed_id, ""),
         editors_pick=editors_pick,
+        community_id=story.community_id,
     )

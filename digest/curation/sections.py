@@ -33,6 +33,7 @@ class StoryCard:
     author: str | None = None
     source: str = ""  # the site or desk that carried it, e.g. "Springfield Times"
     editors_pick: bool = False
+    community_id: int | None = None  # the town whose site carried this copy; None: region, wire
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,9 +1,10 @@
 """The demo: towns, feeds, a newsletter and a few readers, then this morning's edition.
 
 `run_demo` is what `digest demo` does and what `digest serve` does on an empty database:
-migrate, seed (once), ingest the shipped sample feeds, build this morning's edition for every
-town and deliver it through DIGEST_MAIL_URL (the Maildir outbox by default). Running it again
-seeds nothing twice and sends nothing twice.
+migrate, seed (once), ingest the shipped sample feeds, build each town's edition of this
+morning (the latest 06:00 already past in its own zone) and deliver it through
+DIGEST_MAIL_URL (the Maildir outbox by default). Running it again seeds nothing twice and
+sends nothing twice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from digest.clock import Clock
 from digest.curation.communities import add_community
@@ -22,10 +23,11 @@ from digest.db import make_engine, make_session_factory, upgrade_database
 from digest.demo import copy_feeds, manifest
 from digest.ingest.feeds import add_feed, poll
 from digest.ingest.fetch import FetchOptions
-from digest.models import Community, EditionStatus, FeedKind, Newsletter, Story
+from digest.models import Community, Edition, EditionStatus, FeedKind, Newsletter, Story
 from digest.readers.imports import import_subscribers
-from digest.sending import delivery
-from digest.sending.editions import build_edition
+from digest.sending.editions import reader_towns
+from digest.sending.scheduler import send_here
+from digest.sending.slots import build_slots, latest_past_slots
 from digest.settings import Settings
 
 NEWSLETTER = "morning"
@@ -37,7 +39,8 @@ class DemoSummary:
     seeded: bool = False
     stories: int = 0
     feed_errors: list[str] = field(default_factory=list)
-    edition_id: int | None = None
+    edition_id: int | None = None  # the latest of edition_ids
+    edition_ids: list[int] = field(default_factory=list)
     edition_status: str = ""
     messages: int = 0
     outbox: str = ""
@@ -100,33 +103,25 @@ def run_demo(settings: Settings, clock: Clock) -> DemoSummary:
         with factory() as session:
             summary.stories = session.scalar(select(func.count()).select_from(Story)) or 0
         with factory() as session, session.begin():
+            # Each town gets the edition its readers would have had this morning: the latest
+            # 06:00 already past in its own zone. The scheduler then sends the next one.
             letter = session.scalars(select(Newsletter).where(Newsletter.slug == NEWSLETTER)).one()
-            slot = now.replace(tzinfo=None, hour=6, minute=0, second=0, microsecond=0)
-            edition = build_edition(session, settings, letter, slot, now)
-            summary.edition_id = edition.id
-            ready = edition.status in (EditionStatus.READY, EditionStatus.SENDING)
-            if ready:
-                delivery.start_sending(session, edition, now)
-        if ready:
-            summary.messages = _deliver(factory, settings, edition.id, clock)
+            groups = latest_past_slots(letter, reader_towns(session, letter), now)
+            built = build_slots(session, settings, letter, groups, now)
+            ready = [
+                e.id for e in built if e.status in (EditionStatus.READY, EditionStatus.SENDING)
+            ]
+            ids = [edition.id for edition in built]
+        for edition_id in ready:
+            summary.messages += send_here(factory, settings, edition_id, clock)
         with factory() as session:
-            summary.edition_status = str(session.get_one(type(edition), edition.id).status)
+            editions = [session.get_one(Edition, edition_id) for edition_id in ids]
+            summary.edition_ids = ids
+            summary.edition_id = ids[-1] if ids else None
+            summary.edition_status = ", ".join(str(edition.status) for edition in editions)
     finally:
         engine.dispose()
     return summary
-
-
-def _deliver(
-    factory: sessionmaker[Session], settings: Settings, edition_id: int, clock: Clock
-) -> int:
-    with factory() as session, session.begin():
-        batches = delivery.plan_batches(session, edition_id, settings.batch_size, clock.now())
-    sent = 0
-    with delivery.open_sender(settings) as sender:
-        for first, last in batches:
-            counts = delivery.send_batch(factory, settings, edition_id, first, last, sender, clock)
-            sent += counts["sent"]
-    return sent
 
 
 def outbox_path(settings: Settings) -> Path | None:

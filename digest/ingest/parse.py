@@ -26,6 +26,7 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from digest.errors import DigestError
+from digest.ingest.story_text import block_breaks
 
 TITLE_MAX = 300
 SUMMARY_MAX = 600
@@ -210,7 +211,7 @@ def clean_text(markup: str, limit: int) -> str:
     """
     if not markup:
         return ""
-    stripped = nh3.clean(markup, tags=set(), attributes={}, strip_comments=True)
+    stripped = nh3.clean(block_breaks(markup), tags=set(), attributes={}, strip_comments=True)
     text = " ".join(html.unescape(stripped).split())
     # Unescaping can reveal text that looks like markup ("&lt;script&gt;"); it stays text
     # (rendering escapes it), but a reader should not see tag soup either.

@@ -5,12 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from digest.addresses import email_hash, normalize_email
 from digest.models import (
+    BounceEvent,
     ConsentAction,
+    Delivery,
+    Edition,
+    Newsletter,
     Subscriber,
     SubscriberStatus,
     SuppressionReason,
@@ -45,7 +49,52 @@ def export_subscriber(session: Session, email: str) -> dict[str, object]:
             for s in sorted(subscriber.subscriptions, key=lambda s: s.newsletter.slug)
         ],
         "consent_events": [event_dict(session, e) for e in consent_events(session, subscriber.id)],
+        "deliveries": _deliveries(session, subscriber.id),
+        "bounces": _bounces(session, subscriber.id),
     }
+
+
+def _deliveries(session: Session, subscriber_id: int) -> list[dict[str, object]]:
+    """Every edition sent (or tried) to the reader: what, when, and what the server said."""
+    rows = session.execute(
+        select(Delivery, Edition.subject, Newsletter.slug, Edition.slot)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .join(Newsletter, Newsletter.id == Edition.newsletter_id)
+        .where(Delivery.subscriber_id == subscriber_id)
+        .order_by(Delivery.id)
+    ).all()
+    return [
+        {
+            "newsletter": slug,
+            "edition": slot.isoformat(),
+            "subject": subject,
+            "status": delivery.status.value,
+            "sent_at": delivery.sent_at.isoformat() if delivery.sent_at else None,
+            "message_id": delivery.message_id,
+            "last_reply": delivery.last_reply,
+        }
+        for delivery, subject, slug, slot in rows
+    ]
+
+
+def _bounces(session: Session, subscriber_id: int) -> list[dict[str, object]]:
+    """Every bounce and complaint about the reader, as received."""
+    events = session.scalars(
+        select(BounceEvent)
+        .where(BounceEvent.subscriber_id == subscriber_id)
+        .order_by(BounceEvent.id)
+    )
+    return [
+        {
+            "received_at": event.received_at.isoformat(),
+            "kind": event.kind.value,
+            "reason": event.reason,
+            "status": event.status,
+            "diagnostic": event.diagnostic,
+            "source": event.source,
+        }
+        for event in events
+    ]
 
 
 @dataclass(frozen=True)
@@ -76,6 +125,12 @@ def erase_subscriber(session: Session, email: str, now: datetime) -> Erasure:
         subscriber.email = None
         subscriber.name = None
         subscriber.status = SubscriberStatus.ERASED
+        # Bounce reports quote the address; the kind, reason and code stay for the counts.
+        session.execute(
+            update(BounceEvent)
+            .where(BounceEvent.subscriber_id == subscriber.id)
+            .values(recipient=None, diagnostic=None)
+        )
         record_consent(
             session,
             subscriber.id,

@@ -30,6 +30,7 @@ from digest.render.render import (
     UNSUBSCRIBE_URL,
     RenderedEmail,
     email_html,
+    greeting,
 )
 from digest.render.senders import ADDRESS, parse_mailbox, sender_of
 from digest.settings import Settings
@@ -286,7 +287,7 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
     )
     unsubscribe = links.unsubscribe_url_for(settings, unsubscribe_token)
     values = {
-        GREETING: f"Hi {name}," if name else "Hi there,",
+        GREETING: greeting(name),
         EMAIL: email,
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),

@@ -18,9 +18,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from premailer import Premailer
 
-from digest.curation.sections import Section, StoryCard
+from digest.curation.sections import LOCAL, Section, StoryCard
+from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
-from digest.ingest.story_text import one_line, plain_text, safe_url, truncate
+from digest.ingest.story_text import (
+    byline_name,
+    first_name,
+    one_line,
+    plain_text,
+    safe_url,
+    truncate,
+)
 from digest.models import Community, Newsletter
 from digest.render import links
 from digest.render.senders import parse_mailbox, sender_of
@@ -50,7 +58,8 @@ STYLE_BUDGET_BYTES = 16_000
 PERSONAL_VALUE_BYTES = 260
 
 TITLE_LIMIT = 200
-SUMMARY_LIMIT = 420
+SUMMARY_LIMIT = 300
+BRIEF_SUMMARY_LIMIT = 150  # every story but the lead: three lines on a phone
 SUBJECT_LIMIT = 110
 PREHEADER_LIMIT = 140
 # Keeps the body's first words out of the inbox preview after the preheader.
@@ -97,6 +106,7 @@ class CardView:
     image_alt: str
     byline: str
     editors_pick: bool
+    lead: bool = False  # the edition's first story: the only one with a large image
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
     days = (edition_date - at.date()).days
     if days == 0:
         return f"Today, {clock}"
+    if days < 0:  # an edition sent late (catching up) carries stories newer than its day
+        return f"{at:%a} {at.day} {at:%b}, {clock}"
     if days == 1:
         return f"Yesterday, {clock}"
     if 1 < days < 7:
@@ -129,9 +141,10 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
     return f"{at:%a} {at.day} {at:%b}"
 
 
-def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo) -> CardView:
+def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo, lead: bool = False) -> CardView:
     title = plain_text(card.title, TITLE_LIMIT) or "(untitled story)"
-    parts = [f"By {plain_text(card.author, 80)}"] if plain_text(card.author) else []
+    author = truncate(byline_name(card.author), 80)
+    parts = [f"By {author}"] if author else []
     if plain_text(card.source):
         parts.append(plain_text(card.source, 80))
     parts.append(published_label(card.published_at, edition_date, zone))
@@ -139,25 +152,37 @@ def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo) -> CardView:
     return CardView(
         title=title,
         url=safe_url(card.url),
-        summary=plain_text(card.summary, SUMMARY_LIMIT),
+        summary=plain_text(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
         image_url=image_url,
         image_alt=plain_text(card.image_alt, 200) if image_url else "",
         byline=" · ".join(parts),
         editors_pick=card.editors_pick,
+        lead=lead,
     )
 
 
 def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -> list[SectionView]:
-    """What the templates show: non-empty sections of cleaned cards, in the given order."""
-    return [
-        SectionView(
-            key=section.key,
-            title=one_line(section.title, 80) or section.key,
-            cards=[_card_view(card, edition_date, zone) for card in section.stories],
-        )
-        for section in sections
-        if section.stories
-    ]
+    """What the templates show: non-empty sections of cleaned cards, in the given order.
+
+    The first card is the lead: it alone may show a large image and a long summary, so a
+    dozen stories stay short enough to scroll on a phone.
+    """
+    views: list[SectionView] = []
+    for section in sections:
+        if not section.stories:
+            continue
+        cards = [
+            _card_view(card, edition_date, zone, lead=not views and i == 0)
+            for i, card in enumerate(section.stories)
+        ]
+        views.append(SectionView(section.key, one_line(section.title, 80) or section.key, cards))
+    return views
+
+
+def greeting(name: str | None) -> str:
+    """A reader's greeting by first name ("Hi Ana,"), or none when the name is no name."""
+    first = first_name(name)
+    return f"Hi {first}," if first else ""
 
 
 # What every email's footer shows
@@ -282,7 +307,7 @@ def render_segment(
             dropped,
             HTML_BUDGET_BYTES,
         )
-    subject, preheader = subject_and_preheader(newsletter, kept)
+    subject, preheader = subject_and_preheader(newsletter, community, kept, edition_date)
     return RenderedSegment(subject, preheader, html, text, kept, dropped, size, styles)
 
 
@@ -301,7 +326,7 @@ def digest_context(
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
     views = section_views(sections, edition_date, _zone(community))
-    subject, preheader = subject_and_preheader(newsletter, sections)
+    subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
     web_url = (
         links.web_version_url(settings, newsletter.slug, edition_id, community.slug)
         if edition_id is not None
@@ -381,20 +406,55 @@ def _count(sections: list[Section]) -> int:
     return sum(len(section.stories) for section in sections)
 
 
-def subject_and_preheader(newsletter: Newsletter, sections: list[Section]) -> tuple[str, str]:
-    """Subject: the newsletter and its lead headline; preheader: the next headlines."""
+def subject_and_preheader(
+    newsletter: Newsletter, community: Community, sections: list[Section], edition_date: date
+) -> tuple[str, str]:
+    """Each town's own subject and preheader, from the newsletter's templates.
+
+    The lead is the town's best story of its own (its site's copy) when it has one, else the
+    edition's top story; the preheader carries the next headlines (digest.curation.subjects).
+    """
     name = one_line(newsletter.name, 60)
     cards = sorted(
         (card for section in sections for card in section.stories), key=lambda card: card.rank
     )
-    titles = [plain_text(card.title) for card in cards]
-    titles = [title for title in titles if title]
-    if not titles:
+    cards = [card for card in cards if plain_text(card.title)]
+    if not cards:
         return name, f"The latest news from {name}"
-    subject = truncate(f"{name}: {titles[0]}", SUBJECT_LIMIT)
-    rest = titles[1:4]
-    preheader = "Also: " + " · ".join(rest) if rest else titles[0]
-    return subject, truncate(preheader, PREHEADER_LIMIT)
+    lead = _lead(community, sections, cards)
+    rest = [plain_text(card.title) for card in cards if card is not lead]
+    values = {
+        "town": one_line(community.name, 60),
+        "newsletter": name,
+        "date": f"{edition_date:%A} {edition_date.day} {edition_date:%B}",
+        "lead": plain_text(lead.title),
+        "count": str(len(cards)),
+        "more": str(len(rest)),
+        "and_more": f", and {len(rest)} more" if rest else "",
+        "next": " · ".join(rest[:3]),
+    }
+    subject = fill(newsletter.subject_template or DEFAULT_SUBJECT, values)
+    preheader = fill(newsletter.preheader_template or DEFAULT_PREHEADER, values).strip()
+    return _fit_subject(subject, values), truncate(preheader or values["lead"], PREHEADER_LIMIT)
+
+
+def _lead(community: Community, sections: list[Section], cards: list[StoryCard]) -> StoryCard:
+    """The town's best story of its own: first of its Local section, else its own copy of a
+    regional story, else the edition's top story."""
+    local = [card for s in sections if s.key == LOCAL for card in s.stories if card in cards]
+    own = [card for card in cards if card.community_id == community.id]
+    return min(local, key=lambda c: c.rank) if local else own[0] if own else cards[0]
+
+
+def _fit_subject(subject: str, values: dict[str, str]) -> str:
+    """At most SUBJECT_LIMIT characters, shortening the lead first so ", and 8 more" stays."""
+    one = " ".join(subject.split())
+    if len(one) <= SUBJECT_LIMIT or values["lead"] not in one:
+        return truncate(one, SUBJECT_LIMIT)
+    room = SUBJECT_LIMIT - (len(one) - len(values["lead"]))
+    if room < 20:
+        return truncate(one, SUBJECT_LIMIT)
+    return one.replace(values["lead"], truncate(values["lead"], room), 1)
 
 
 def normalize_text(text: str) -> str:

@@ -89,7 +89,7 @@ def build_audience_segment(
         send_at=slot_instant(edition.slot, town.timezone),
     )
     audience = parse_audience(key)
-    sections = merged_sections(session, newsletter, town, audience, key, now)
+    sections = merged_sections(session, newsletter, town, audience, key, edition.slot, now)
     if not sections:
         segment.skip_reason = f"nothing new for {town.name} ({key})"
         return segment
@@ -114,6 +114,7 @@ def merged_sections(
     town: Community,
     audience: Audience,
     key: str,
+    slot: datetime,
     now: datetime,
 ) -> list[Section]:
     """The reader's town's sections, then each other town's local news; each story once."""
@@ -125,6 +126,7 @@ def merged_sections(
             newsletter,
             place,
             now,
+            slot=slot,
             audience=key,
             interests=audience.interests,
             window_hours=window,

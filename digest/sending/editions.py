@@ -7,7 +7,6 @@ nothing new anywhere is skipped, never sent empty.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,7 +17,7 @@ from sqlalchemy.orm import Session
 from digest.curation.curate import curate
 from digest.curation.schedules import slot_instant, slots_between
 from digest.curation.sections import sections_to_json
-from digest.errors import DigestError, NotFoundError
+from digest.errors import NotFoundError
 from digest.models import (
     Community,
     Delivery,
@@ -33,18 +32,9 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.render.render import render_segment
+from digest.sending import states
 from digest.sending.audience_segments import audience_segments
 from digest.settings import Settings
-
-FINAL_DELIVERY_STATES = frozenset(
-    {
-        DeliveryStatus.SENT,
-        DeliveryStatus.FAILED,
-        DeliveryStatus.BOUNCED,
-        DeliveryStatus.SUPPRESSED,
-        DeliveryStatus.CANCELLED,
-    }
-)
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -121,8 +111,12 @@ def build_segment(
         edition_id=edition.id,
         community_id=town.id,
         send_at=slot_instant(edition.slot, town.timezone),
+        built_at=now,
     )
-    curation = curate(session, newsletter, town, now)
+    # Curated for the slot: an edition built ahead sees what is known now; one built late
+    # sees everything up to now.
+    at = max(now, segment.send_at)
+    curation = curate(session, newsletter, town, at, slot=edition.slot)
     if curation.skip_reason is not None:
         segment.skip_reason = curation.skip_reason
         return segment
@@ -141,43 +135,28 @@ def build_segment(
     return segment
 
 
-def delivery_counts(session: Session, edition_id: int) -> Counter[str]:
-    """How many deliveries of the edition are in each state."""
-    rows = session.execute(
-        select(Delivery.status, func.count())
-        .where(Delivery.edition_id == edition_id)
-        .group_by(Delivery.status)
-    ).all()
-    return Counter({str(status): count for status, count in rows})
-
-
 def pause(session: Session, edition: Edition) -> None:
-    """Stop sending within the current batches; what was not sent stays queued."""
-    _require(edition, {EditionStatus.SENDING}, "pause")
-    edition.status = EditionStatus.PAUSED
+    """Stop sending within the current groups; what was not sent stays queued."""
+    states.require_move(session, edition, "pause", pause_reason=None)
 
 
 def cancel(session: Session, edition: Edition, now: datetime) -> int:
-    """Stop for good: every delivery not yet sent is cancelled. Returns how many."""
-    _require(edition, {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED}, "cancel")
-    edition.status = EditionStatus.CANCELLED
-    edition.finished_at = now
-    pending = [DeliveryStatus.QUEUED, DeliveryStatus.DEFERRED, DeliveryStatus.SENDING]
+    """Stop for good: every delivery not yet sent is cancelled. Returns how many.
+
+    Running batches see it at their next group: at most the group in hand per batch still
+    reaches the relay (and is recorded as sent, since it was).
+    """
+    states.require_move(session, edition, "cancel", finished_at=now)
     result = session.execute(
         update(Delivery)
-        .where(Delivery.edition_id == edition.id, Delivery.status.in_(pending))
+        .where(
+            Delivery.edition_id == edition.id,
+            Delivery.status.in_(states.PENDING_DELIVERY_STATES),
+        )
         .values(status=DeliveryStatus.CANCELLED, lease_until=None, updated_at=now),
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _require(edition: Edition, allowed: set[EditionStatus], action: str) -> None:
-    if edition.status not in allowed:
-        states = ", ".join(sorted(allowed))
-        raise DigestError(
-            f"cannot {action} edition {edition.id}: it is {edition.status} (only when {states})"
-        )
 
 
 @dataclass(frozen=True)
@@ -198,6 +177,7 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     grace = timedelta(minutes=settings.schedule_grace_minutes)
     to_send: set[int] = set()
     missed: list[str] = []
+    touched: dict[int, Edition] = {}
     letters = session.scalars(
         select(Newsletter)
         .where(Newsletter.active.is_(True), Newsletter.kind != "alert")  # alerts: sending.alerts
@@ -205,20 +185,22 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
-            last = _last_slot_instant(session, newsletter, town) or newsletter.created_at
+            # Slots built ahead do not count here: the slots before them are still to send.
+            last = last_slot_instant(session, newsletter, town, now) or newsletter.created_at
             after = max(last, now - LOOKBACK)
             for slot in slots_between(newsletter.schedule, town.timezone, after, now):
-                edition = _edition_for_slot(session, newsletter, slot, now)
+                edition = edition_for_slot(session, newsletter, slot, now)
+                touched[edition.id] = edition
                 late = now - slot_instant(slot, town.timezone)
                 if late > grace:
                     reason = f"missed: due {late} ago, beyond the grace period of {grace}"
-                    _add_segment(session, _skipped_segment(edition, town, slot, reason))
+                    add_segment(session, _skipped_segment(edition, town, slot, reason))
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
                 extra = audience_segments(session, settings, edition, newsletter, town, now)
                 added = [
-                    _add_segment(session, s) and s.skip_reason is None for s in (segment, *extra)
+                    add_segment(session, s) and s.skip_reason is None for s in (segment, *extra)
                 ]
                 if any(added):
                     if edition.status in (
@@ -229,27 +211,110 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                         edition.status = EditionStatus.READY
                     if edition.status in (EditionStatus.READY, EditionStatus.SENDING):
                         to_send.add(edition.id)
+    to_send.update(_built_ahead_now_due(session, now, grace))
+    for segment in _built_ahead_missed(session, now, grace):
+        late = now - segment.send_at
+        segment.skip_reason = f"missed: due {late} ago, beyond the grace period of {grace}"
+        touched[segment.edition_id] = segment.edition
+        missed.append(
+            f"edition {segment.edition_id} {segment.community.slug}: {segment.skip_reason}"
+        )
+    for edition in touched.values():
+        settle_skipped(session, edition)
     return Dispatched(sorted(to_send), missed)
+
+
+def _built_ahead_now_due(session: Session, now: datetime, grace: timedelta) -> set[int]:
+    """Editions built ahead with a town whose send time has come and that was not started.
+
+    Their readers get them now (the send starts only the towns now due). A town whose time
+    passed beyond the grace period while the service was down is left to an editor.
+    """
+    rows = session.execute(
+        select(Edition)
+        .join(EditionSegment, EditionSegment.edition_id == Edition.id)
+        .join(Newsletter, Newsletter.id == Edition.newsletter_id)
+        .where(
+            Newsletter.active.is_(True),
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now,
+            EditionSegment.send_at > now - grace,
+        )
+        .distinct()
+    ).scalars()
+    due = set()
+    for edition in rows:
+        if edition.status == EditionStatus.SENT:
+            edition.status = EditionStatus.READY
+        due.add(edition.id)
+    return due
+
+
+def _built_ahead_missed(session: Session, now: datetime, grace: timedelta) -> list[EditionSegment]:
+    """Segments built ahead whose send time passed beyond the grace period, never started."""
+    query = (
+        select(EditionSegment)
+        .join(Edition, Edition.id == EditionSegment.edition_id)
+        .where(
+            Edition.status.in_(REOPENABLE),
+            EditionSegment.skip_reason.is_(None),
+            EditionSegment.started_at.is_(None),
+            EditionSegment.built_at < EditionSegment.send_at,
+            EditionSegment.send_at <= now - grace,
+        )
+        .order_by(EditionSegment.id)
+    )
+    return list(session.scalars(query))
+
+
+# Editions a town's segment can still be started in; a SENT one goes back to READY.
+REOPENABLE = (EditionStatus.READY, EditionStatus.SENDING, EditionStatus.SENT)
+
+
+def settle_skipped(session: Session, edition: Edition) -> None:
+    """An edition not yet started whose every segment was skipped ends `skipped`, with why.
+
+    A town whose slot comes later can still add its segment: the scheduler makes the edition
+    ready again then. Does not commit.
+    """
+    unstarted = edition.status in (EditionStatus.BUILDING, EditionStatus.READY)
+    if not unstarted or edition.started_at is not None:
+        return
+    session.flush()
+    reasons = session.scalars(
+        select(EditionSegment.skip_reason).where(EditionSegment.edition_id == edition.id)
+    ).all()
+    if reasons and all(reason is not None for reason in reasons):
+        edition.status = EditionStatus.SKIPPED
+        edition.skip_reason = "; ".join(sorted({reason or "" for reason in reasons}))
 
 
 # How far back the scheduler looks for missed slots (since the newsletter began at most).
 LOOKBACK = timedelta(days=7)
 
 
-def _last_slot_instant(
-    session: Session, newsletter: Newsletter, town: Community
+def last_slot_instant(
+    session: Session, newsletter: Newsletter, town: Community, until: datetime | None = None
 ) -> datetime | None:
-    slot = session.scalar(
+    """When the town's latest built slot happens (with `until`: the latest already due)."""
+    query = (
         select(func.max(Edition.slot))
         .join(EditionSegment, EditionSegment.edition_id == Edition.id)
         .where(Edition.newsletter_id == newsletter.id, EditionSegment.community_id == town.id)
     )
+    if until is not None:
+        query = query.where(EditionSegment.send_at <= until)
+    slot = session.scalar(query)
     return None if slot is None else slot_instant(slot, town.timezone)
 
 
-def _edition_for_slot(
+def edition_for_slot(
     session: Session, newsletter: Newsletter, slot: datetime, now: datetime
 ) -> Edition:
+    """The newsletter's edition for `slot`, made (building) if there is none. Does not commit."""
     query = select(Edition).where(Edition.newsletter_id == newsletter.id, Edition.slot == slot)
     edition = session.scalar(query)
     if edition is not None:
@@ -284,7 +349,7 @@ def _skipped_segment(
     )
 
 
-def _add_segment(session: Session, segment: EditionSegment) -> bool:
+def add_segment(session: Session, segment: EditionSegment) -> bool:
     """Insert the segment unless this town already has one for the edition; True if added."""
     try:
         with session.begin_nested():

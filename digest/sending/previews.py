@@ -1,24 +1,32 @@
 """Previews: a town's next edition as it would go out, curated from the stories known now.
 
-Nothing is written: the preview is curated and rendered in memory, and its HTML is the web
-variant (no greeting, address or personal links), so it can be shown to an editor as is.
+Nothing is written: the preview is curated and rendered in memory. `curate_next` is the one
+definition of "the next edition" that the admin preview and `digest preview` share: the
+town's next slot in its own zone, curated for that slot as the scheduler would build it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from digest.curation.curate import curate
-from digest.curation.schedules import slot_instant, slots_between
+from digest.curation.curate import Curation, curate
+from digest.curation.schedules import slot_instant
 from digest.models import Community, Newsletter
-from digest.render.render import render_segment, web_version_html
+from digest.render.render import RenderedSegment, render_segment, web_version_html
+from digest.sending.slots import next_slot
 from digest.settings import Settings
 
-# A schedule fires at least once a week; look a little further to be sure to find a slot.
-HORIZON = timedelta(days=8)
+
+@dataclass(frozen=True)
+class NextEdition:
+    """A town's next slot (None when the schedule never fires), its instant and its stories."""
+
+    slot: datetime | None
+    send_at: datetime
+    curation: Curation
 
 
 @dataclass(frozen=True)
@@ -34,11 +42,18 @@ class Preview:
     stories: int = 0
     dropped_stories: int = 0
     skip_reason: str | None = None
+    rendered: RenderedSegment | None = None  # the email variant, for a sample message
 
 
-def next_slot(newsletter: Newsletter, town: Community, now: datetime) -> datetime | None:
-    """The town's next local slot of the newsletter's schedule after `now` (aware), or None."""
-    return next(iter(slots_between(newsletter.schedule, town.timezone, now, now + HORIZON)), None)
+def curate_next(
+    session: Session, newsletter: Newsletter, town: Community, now: datetime
+) -> NextEdition:
+    """The town's next edition after `now` (aware), curated as the scheduler will. Reads only."""
+    slot = next_slot(newsletter, town, now)
+    if slot is None:
+        return NextEdition(None, now, curate(session, newsletter, town, now))
+    at = slot_instant(slot, town.timezone)
+    return NextEdition(slot, at, curate(session, newsletter, town, max(now, at), slot=slot))
 
 
 def preview_next_edition(
@@ -48,12 +63,11 @@ def preview_next_edition(
 
     Raises DigestError for a bad schedule, time zone or template.
     """
-    slot = next_slot(newsletter, town, now)
-    at = slot_instant(slot, town.timezone) if slot is not None else now
-    edition_date = slot.date() if slot is not None else now.date()
-    curation = curate(session, newsletter, town, at)
+    upcoming = curate_next(session, newsletter, town, now)
+    slot, at, curation = upcoming.slot, upcoming.send_at, upcoming.curation
     if curation.skip_reason is not None:
         return Preview(newsletter.slug, town.slug, slot, at, skip_reason=curation.skip_reason)
+    edition_date = slot.date() if slot is not None else now.date()
     rendered = render_segment(settings, newsletter, town, curation.sections, edition_date)
     return Preview(
         newsletter.slug,
@@ -64,4 +78,5 @@ def preview_next_edition(
         html=web_version_html(rendered.html),
         stories=sum(len(section.stories) for section in rendered.sections),
         dropped_stories=rendered.dropped_stories,
+        rendered=rendered,
     )

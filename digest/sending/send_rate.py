@@ -8,13 +8,15 @@ Guarantees:
   waits. The counting is `limits`' moving window (a Redis list of grant times, updated by one
   Lua script), not a hand-made counter.
 - `acquire()` blocks until a slot is granted; it never grants more than the limit and never
-  gives up. With a rate of 0 it returns at once.
+  gives up, not even while Redis restarts (it waits for it). With a rate of 0 it returns at
+  once.
 - Grant times are the clock of the process asking (`time.time()`); machines sharing one Redis
   must keep their clocks in step (NTP), or the limit drifts by their skew.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -23,7 +25,10 @@ from limits import RateLimitItemPerSecond
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+from digest.sending.blips import TRANSIENT_REDIS
 from digest.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # The shortest wait between two tries, so that waiters do not spin on the storage.
 MIN_WAIT = 0.001
@@ -69,11 +74,23 @@ class SendRateLimiter:
 
         Returns `clock()` as read just before the slot was granted (for tests and reports).
         """
+        pause = MIN_WAIT
         while True:
             asked = self.clock()
-            if self.per_second == 0 or self.limiter.hit(self.item, self.key):
+            if self.per_second == 0:
                 return asked
-            self._wait_for_slot()
+            try:
+                if self.limiter.hit(self.item, self.key):
+                    return asked
+                self._wait_for_slot()
+                pause = MIN_WAIT
+            except TRANSIENT_REDIS as exc:
+                # Redis restarting is a blip: wait for it (the batch's lease is kept alive by
+                # its heartbeat meanwhile) rather than fail the batch and lose its results.
+                log.warning("send rate: Redis not answering, waiting: %s", exc)
+                pause = min(max(pause * 2, 0.1), MAX_WAIT)
+                self.waited += pause
+                self.sleep(pause)
 
     def _wait_for_slot(self) -> None:
         reset = self.limiter.get_window_stats(self.item, self.key).reset_time

@@ -15,14 +15,14 @@ from digest.models import (
     ConsentEvent,
     Delivery,
     Edition,
+    EditionTownCount,
     Feed,
     Newsletter,
     Subscriber,
     Subscription,
     SubscriptionStatus,
 )
-
-DONE = ("sent", "failed", "bounced", "suppressed", "cancelled")
+from digest.sending.states import done_count
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,11 @@ class EditionProgress:
     status: str
     recipients: int
     counts: dict[str, int]
+    pause_reason: str | None = None
 
     @property
     def done(self) -> int:
-        return sum(self.counts.get(name, 0) for name in DONE)
+        return done_count(self.counts)
 
     @property
     def percent(self) -> float:
@@ -63,7 +64,14 @@ class DailySignups:
 def recent_editions(session: Session, limit: int = 20) -> list[EditionProgress]:
     """The newest editions, each with its deliveries counted by status."""
     editions = session.execute(
-        select(Edition.id, Newsletter.slug, Edition.slot, Edition.status, Edition.recipient_count)
+        select(
+            Edition.id,
+            Newsletter.slug,
+            Edition.slot,
+            Edition.status,
+            Edition.recipient_count,
+            Edition.pause_reason,
+        )
         .join(Newsletter, Newsletter.id == Edition.newsletter_id)
         .order_by(Edition.id.desc())
         .limit(limit)
@@ -75,10 +83,17 @@ def recent_editions(session: Session, limit: int = 20) -> list[EditionProgress]:
         .where(Delivery.edition_id.in_(ids))
         .group_by(Delivery.edition_id, Delivery.status)
     ).all()
-    for edition_id, status, count in rows:
-        counts[edition_id][str(status)] = count
+    folded = session.execute(  # the history of old editions, kept by retention as counts
+        select(
+            EditionTownCount.edition_id, EditionTownCount.status, func.sum(EditionTownCount.count)
+        )
+        .where(EditionTownCount.edition_id.in_(ids))
+        .group_by(EditionTownCount.edition_id, EditionTownCount.status)
+    ).all()
+    for edition_id, status, count in [*rows, *folded]:
+        counts[edition_id][str(status)] += int(count or 0)
     return [
-        EditionProgress(row[0], row[1], row[2], str(row[3]), row[4], dict(counts[row[0]]))
+        EditionProgress(row[0], row[1], row[2], str(row[3]), row[4], dict(counts[row[0]]), row[5])
         for row in editions
     ]
 

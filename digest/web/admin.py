@@ -24,8 +24,10 @@ from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
 from digest.render.render import web_version_html
-from digest.sending import delivery, editions, stats
+from digest.sending import delivery, editions, states, stats
 from digest.sending.previews import preview_next_edition
+from digest.sending.progress import controls, edition_progress
+from digest.sending.states import DELIVERY_STATE_ORDER
 from digest.web.charts import signup_chart
 from digest.web.context import WebContext, context
 from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_FIELD, FormToken
@@ -51,11 +53,6 @@ FRAMEABLE = {"x-frame-options": "SAMEORIGIN", "cache-control": "no-store"}
 LIVE_REFRESH_SECONDS = 3
 SIGNUP_DAYS = 30
 ACTIVE = (EditionStatus.SENDING, EditionStatus.PAUSED)
-ACTIONS: dict[str, set[EditionStatus]] = {
-    "pause": {EditionStatus.SENDING},
-    "resume": {EditionStatus.PAUSED},
-    "cancel": {EditionStatus.READY, EditionStatus.SENDING, EditionStatus.PAUSED},
-}
 DONE_NOTICES = {
     "pause": "Paused: batches stop after the message in hand; the rest stays queued.",
     "resume": "Resumed: the workers carry on with what is still queued.",
@@ -193,7 +190,7 @@ def dashboard(request: Request, web: Web) -> Response:
 
 
 def _actions(status: str) -> list[str]:
-    return [name for name, allowed in ACTIONS.items() if status in allowed]
+    return states.controls_for(status)
 
 
 def _feed_row(feed: Any) -> dict[str, Any]:
@@ -244,15 +241,7 @@ def live(web: Web, edition: Annotated[int | None, Query(ge=1, le=2**62)] = None)
 
 def _progress(session: Session, edition: Edition) -> stats.EditionProgress:
     """The same figures as `stats.recent_editions`, for one edition."""
-    counts = editions.delivery_counts(session, edition.id)
-    return stats.EditionProgress(
-        edition.id,
-        edition.newsletter.slug,
-        edition.slot,
-        str(edition.status),
-        edition.recipient_count,
-        dict(counts),
-    )
+    return edition_progress(session, edition)
 
 
 @router.get("/editions/{edition_id}/progress.json", response_class=JSONResponse)
@@ -276,10 +265,14 @@ def progress_json(edition_id: EditionId, web: Web) -> JSONResponse:
 def edition_page(
     edition_id: EditionId, request: Request, web: Web, done: str | None = None
 ) -> Response:
-    """One edition: its towns, its deliveries by status, live progress and the controls."""
+    """One edition: its towns, and its status, counts, progress and controls from one read.
+
+    While it is ready or sending the whole page reloads itself (Refresh header, no script),
+    so the status, the figures and the buttons offered never disagree.
+    """
     with web.transaction() as session:
         edition = _edition(session, edition_id)
-        counts = editions.delivery_counts(session, edition_id)
+        item = edition_progress(session, edition)
         segments = [
             {
                 "town": segment.community.name,
@@ -294,18 +287,23 @@ def edition_page(
             for segment in sorted(edition.segments, key=lambda s: s.community.name)
         ]
         newsletter = edition.newsletter.name
-    return _page(
+    response = _page(
         web,
         request,
         "admin/edition.html",
         title=f"Edition {edition_id}",
         edition=edition,
+        item=item,
         newsletter=newsletter,
-        counts=counts,
+        counts=item.counts,
+        states=DELIVERY_STATE_ORDER,
         segments=segments,
-        actions=_actions(edition.status),
+        actions=controls(item),
         notice=DONE_NOTICES.get(done or ""),
     )
+    if item.status in (EditionStatus.READY, EditionStatus.SENDING):
+        response.headers["refresh"] = str(LIVE_REFRESH_SECONDS)
+    return response
 
 
 @router.get("/editions/{edition_id}/towns/{town}", response_class=Response)

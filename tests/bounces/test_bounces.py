@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.bounces.actions import apply_report, process_report, webhook_report
+from digest.bounces.classify import Reason
 from digest.bounces.mailbox import process_maildir
 from digest.bounces.reports import read_report
 from digest.clock import FixedClock
@@ -44,6 +45,7 @@ from digest.models import (
     Suppression,
     SuppressionReason,
 )
+from digest.readers.erase import erase_subscriber, export_subscriber
 from digest.readers.suppressions import is_suppressed
 from digest.settings import Settings, load_settings
 from digest.tokens import verp_address
@@ -224,7 +226,7 @@ def test_one_soft_bounce_is_recorded_and_suppresses_nothing(
     assert not is_suppressed(session, "frank@gmail.com")
 
 
-def test_third_soft_bounce_within_30_days_suppresses(
+def test_third_soft_bounce_in_distinct_editions_over_a_week_suppresses(
     session: Session, town: Town, settings: Settings
 ) -> None:
     subscriber = reader(session, town, "bob@example.org")
@@ -237,8 +239,60 @@ def test_third_soft_bounce_within_30_days_suppresses(
     assert row is not None
     assert row.reason == SuppressionReason.SOFT_BOUNCE
     assert row.detail is not None
-    assert row.detail.startswith("3 soft bounces in 30 days")
+    assert row.detail.startswith("soft-bounce limit: 3 editions bounced over 20 days")
     assert subscriber.status == SubscriberStatus.BOUNCED
+    assert [event.reason for event in events(session)] == ["expired"] * 3
+
+
+def test_three_soft_bounces_within_a_few_days_do_not_suppress(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "bob@example.org")
+    for day in (0, 2, 4, 6):
+        delivery = sent(session, town.edition(session), subscriber)
+        raw = report("postfix_delayed.eml", settings, delivery)
+        process_report(session, settings, raw, "postfix", NOW + timedelta(days=day))
+    assert not is_suppressed(session, "bob@example.org")
+    delivery = sent(session, town.edition(session), subscriber)
+    raw = report("postfix_delayed.eml", settings, delivery)
+    process_report(session, settings, raw, "postfix", NOW + timedelta(days=7))
+    assert is_suppressed(session, "bob@example.org")
+
+
+def test_soft_bounces_of_one_edition_count_once(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "bob@example.org")
+    delivery = sent(session, town.edition(session), subscriber)
+    for day in (0, 10, 20):
+        raw = report("postfix_delayed.eml", settings, delivery).replace(
+            b"Arrival-Date", f"X-Day: {day}\nArrival-Date".encode()
+        )
+        process_report(session, settings, raw, "postfix", NOW + timedelta(days=day))
+    assert len(events(session)) == 3
+    assert not is_suppressed(session, "bob@example.org")
+
+
+def test_sender_side_soft_bounces_never_count_against_the_reader(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "bob@example.org")
+    for day in (0, 10, 20, 29):
+        delivery = sent(session, town.edition(session), subscriber)
+        report_ = webhook_report(
+            settings,
+            relay="test",
+            event_id=f"blocked-{day}",
+            kind=BounceKind.SOFT,
+            recipient="bob@example.org",
+            status="5.7.1",
+            diagnostic="554 5.7.1 Client host blocked using zen.spamhaus.org",
+            reason=Reason.BLOCKED,
+        )
+        apply_report(session, settings, report_, NOW + timedelta(days=day))
+        assert delivery.status == DeliveryStatus.SENT
+    assert len(events(session)) == 4
+    assert not is_suppressed(session, "bob@example.org")
 
 
 def test_soft_bounces_further_apart_than_30_days_do_not_add_up(
@@ -532,3 +586,42 @@ def test_process_bounces_task_on_a_real_worker(
         "alice@example.net": SubscriberStatus.BOUNCED,
         "grace@yahoo.com": SubscriberStatus.COMPLAINED,
     }
+
+
+# The reader's own data
+
+
+def test_gdpr_export_lists_deliveries_and_bounces_and_erasure_forgets_the_address(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "alice@example.net")
+    delivery = sent(session, town.edition(session), subscriber)
+    process_report(session, settings, report("postfix_hard.eml", settings, delivery), "pf", NOW)
+    data = export_subscriber(session, "alice@example.net")
+    [sent_row] = data["deliveries"]  # type: ignore[misc]
+    [bounce_row] = data["bounces"]  # type: ignore[misc]
+    assert (sent_row["newsletter"], sent_row["status"]) == ("daily", "bounced")
+    assert (bounce_row["kind"], bounce_row["reason"], bounce_row["status"]) == (
+        "hard",
+        "user-unknown",
+        "5.1.1",
+    )
+    assert "alice@example.net" in bounce_row["diagnostic"]
+    erase_subscriber(session, "alice@example.net", NOW)
+    [event] = events(session)
+    assert (event.recipient, event.diagnostic, event.reason) == (None, None, "user-unknown")
+
+
+def test_an_ses_complaint_mailed_to_the_bounce_mailbox_unsubscribes(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "bea.m@example.com")
+    [path] = (Path(__file__).parent / "corpus" / "messages").glob("*_ses_json_complaint.eml")
+    [event] = process_report(session, settings, path.read_bytes(), path.name, NOW)
+    assert (event.kind, event.reason, event.recipient) == (
+        BounceKind.COMPLAINT,
+        "complaint",
+        "bea.m@example.com",
+    )
+    assert subscriber.status == SubscriberStatus.COMPLAINED
+    assert is_suppressed(session, "bea.m@example.com")

@@ -95,7 +95,8 @@ def test_preview_writes_html_text_eml_and_web_version(database: str, tmp_path: P
         DIGEST_DATABASE_URL=database,
     )
     assert result.returncode == 0, result.stderr
-    assert "Subject: The Morning Digest:" in result.stdout
+    assert "Subject: Springfield: " in result.stdout
+    assert "Next edition for springfield: " in result.stdout
     html = (out / "digest.html").read_text()
     text = (out / "digest.txt").read_text()
     web = (out / "web.html").read_text()
@@ -107,7 +108,7 @@ def test_preview_writes_html_text_eml_and_web_version(database: str, tmp_path: P
         assert headline in html
         assert headline in text
         assert headline in web
-    assert "Hi Sample Reader," in html
+    assert "Hi Sample," in html
     assert "__DIGEST" not in html + text + web
 
 

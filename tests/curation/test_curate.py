@@ -202,26 +202,39 @@ def test_only_stories_inside_the_window_count(session: Session, region: Region) 
     assert curation.window_start == AT - timedelta(hours=24)
 
 
-def test_the_window_starts_at_the_last_edition(session: Session, region: Region) -> None:
-    add(session, region.spring_feed, "Published before yesterday's edition", 30)
-    late = add(
-        session,
-        region.spring_feed,
-        "Published before, seen after the edition",
-        26,
-        seen_hours_ago=20,
-    )
+def test_a_story_left_out_yesterday_can_come_today_one_sent_never(
+    session: Session, region: Region
+) -> None:
+    region.letter.sections = {"top": 0, "local": 1}
+    add(session, region.spring_feed, "Sent yesterday", 30)
+    add(session, region.spring_feed, "Left out yesterday", 31)
     first = curate(session, region.letter, region.springfield, AT - 24 * H)
-    assert titles(first, "local") == ["Published before yesterday's edition"]
+    assert titles(first, "local") == ["Sent yesterday"]
     send(session, region.letter, region.springfield, first, AT - 24 * H)
-    add(session, region.spring_feed, "Published after it", 10)
     second = curate(session, region.letter, region.springfield, AT)
-    assert titles(second, "local") == [
-        "Published after it",
-        "Published before, seen after the edition",
-    ]
-    assert second.window_start == AT - 24 * H
-    assert late.id in {card.story_id for s in second.sections for card in s.stories}
+    assert titles(second, "local") == ["Left out yesterday"]
+    assert second.window_start == AT - 48 * H
+
+
+def test_an_edition_built_ahead_counts_before_its_send_time(
+    session: Session, region: Region
+) -> None:
+    add(session, region.wire, "Governor signs water rights compact", 3)
+    # Tomorrow's edition, built now: its send time has not come yet.
+    tomorrow = curate(session, region.letter, region.springfield, AT + 24 * H)
+    send(session, region.letter, region.springfield, tomorrow, AT + 24 * H, EditionStatus.READY)
+    add(session, region.regional, "Another regional story", 1)
+    after = curate(session, region.letter, region.springfield, AT + 30 * H)
+    assert titles(after, "top") == ["Another regional story"]
+    # And the edition of the slot itself sees its own stories (built again, it would match).
+    again = curate(
+        session,
+        region.letter,
+        region.springfield,
+        AT + 24 * H,
+        slot=(AT + 24 * H).replace(tzinfo=None),
+    )
+    assert "Governor signs water rights compact" in titles(again, "top")
 
 
 def test_a_cluster_is_never_sent_twice_to_the_same_town(session: Session, region: Region) -> None:
@@ -270,8 +283,30 @@ def test_a_story_only_the_town_carries_is_local_not_top(session: Session, region
     curation = curate(session, region.letter, region.springfield, AT)
     assert titles(curation, "top") == ["Wire story from the region"]
     assert titles(curation, "local") == ["Springfield only story"]
+    # Another town's small story stays out of Riverton's Top (and its Local)...
     river = curate(session, region.letter, region.riverton, AT)
-    assert titles(river, "top") == ["Springfield only story", "Wire story from the region"]
+    assert titles(river, "top") == ["Wire story from the region"]
+    assert titles(river, "local") == []
+
+
+def test_another_towns_story_is_top_when_regionally_popular_or_picked(
+    session: Session, region: Region
+) -> None:
+    popular = add(session, region.spring_feed, "Springfield story the region reads", 1)
+    picked = add(session, region.spring_feed, "Springfield story an editor picked", 2)
+    add(session, region.spring_feed, "Springfield library opens", 3)
+    popular.popularity, picked.editors_pick = 0.6, True
+    session.flush()
+    river = curate(session, region.letter, region.riverton, AT)
+    assert titles(river, "top") == [
+        "Springfield story an editor picked",
+        "Springfield story the region reads",
+    ]
+    # The threshold is the newsletter's.
+    region.letter.weights = {"regional_popularity": 0.8}
+    session.flush()
+    river = curate(session, region.letter, region.riverton, AT)
+    assert titles(river, "top") == ["Springfield story an editor picked"]
 
 
 def test_a_story_stored_between_two_curations_in_one_session_is_seen(

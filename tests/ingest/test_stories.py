@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.ingest.clusters import ClusterIndex, title_tokens, url_cluster_key
+from digest.errors import DigestError
+from digest.ingest.cluster_edits import cluster_members, merge_clusters, split_story
+from digest.ingest.clusters import ClusterIndex, title_tokens, url_cluster_key, wire_id
 from digest.ingest.stories import ingest_stories
 from digest.models import Community, Story
 from tests.support.feeds import make_feed, put, story
@@ -209,3 +212,108 @@ def test_title_tokens_fold_case_accents_and_stopwords() -> None:
     assert title_tokens("The Café of Zürich, AND the Lake!") == frozenset(
         {"cafe", "zurich", "lake"}
     )
+
+
+BROADBAND = (
+    "Lawmakers approved a plan to extend high speed internet to farms and small towns across "
+    "the state, funding fiber lines, towers and grants for local providers over five years"
+)
+
+
+def test_a_retitled_and_rewritten_wire_copy_joins_the_wire_story(session: Session) -> None:
+    wire = make_feed(session, "https://wire.example/feed")
+    town = make_feed(session, "https://town.example/feed")
+    (w,) = put(
+        session,
+        wire,
+        [
+            story(
+                "State legislature passes rural broadband bill",
+                "https://wire.example/broadband",
+                NOW,
+                summary=BROADBAND + ".",
+            )
+        ],
+        NOW,
+    )
+    (t,) = put(
+        session,
+        town,
+        [
+            story(
+                "Rural broadband expansion bill signed by governor",
+                "https://town.example/broadband",
+                NOW + 3 * HOUR,
+                summary=BROADBAND.replace("Lawmakers approved", "The governor signed")
+                + ", the Times has learned.",
+            )
+        ],
+        NOW + 3 * HOUR,
+    )
+    assert w.cluster_key == t.cluster_key
+
+
+def test_different_stories_with_a_shared_routine_do_not_cluster(session: Session) -> None:
+    a = make_feed(session, "https://a.example/feed")
+    b = make_feed(session, "https://b.example/feed")
+    routine = "The council meets Tuesday at seven in the city hall chambers downtown, agenda online"
+    (x,) = put(
+        session,
+        a,
+        [story("Council weighs parking fees", "https://a.example/1", NOW, summary=routine)],
+        NOW,
+    )
+    (y,) = put(
+        session,
+        b,
+        [story("Library board picks new director", "https://b.example/1", NOW, summary=routine)],
+        NOW,
+    )
+    assert x.cluster_key != y.cluster_key
+
+
+def test_a_wire_identifier_or_the_wires_permalink_as_guid_joins_the_cluster(
+    session: Session,
+) -> None:
+    wire = make_feed(session, "https://wire.example/feed")
+    one = make_feed(session, "https://one.example/feed")
+    two = make_feed(session, "https://two.example/feed")
+    (w,) = put(
+        session,
+        wire,
+        [story("Storm", "https://wire.example/s", NOW, guid="urn:wire:2026:storm-1")],
+        NOW,
+    )
+    (a,) = put(
+        session,
+        one,
+        [story("Big snow", "https://one.example/snow", NOW, guid="urn:wire:2026:storm-1")],
+        NOW,
+    )
+    (b,) = put(
+        session,
+        two,
+        [story("Snow day", "https://two.example/snow", NOW, guid="https://wire.example/s")],
+        NOW,
+    )
+    assert w.cluster_key == a.cluster_key == b.cluster_key
+    # A plain guid ("1234") is no wire identifier: every feed numbers its items.
+    assert wire_id("1234") is None
+    assert wire_id("urn:wire:2026:storm-1") is not None
+
+
+def test_an_editor_merges_and_splits_clusters(session: Session) -> None:
+    a = make_feed(session, "https://a.example/feed")
+    b = make_feed(session, "https://b.example/feed")
+    (x,) = put(session, a, [story("Ferry service resumes", "https://a.example/f", NOW)], NOW)
+    (y,) = put(session, b, [story("Boats are back", "https://b.example/f", NOW)], NOW)
+    assert x.cluster_key != y.cluster_key
+    assert merge_clusters(session, x.id, y.id) == 1
+    assert y.cluster_key == x.cluster_key
+    assert [s.id for s in cluster_members(session, x.id)] == [x.id, y.id]
+    key = split_story(session, y.id)
+    assert y.cluster_key == key != x.cluster_key
+    with pytest.raises(DigestError, match="alone in its cluster"):
+        split_story(session, y.id)
+    with pytest.raises(DigestError, match="no story 999999"):
+        merge_clusters(session, x.id, 999999)

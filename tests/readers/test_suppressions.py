@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from digest.addresses import email_hash
-from digest.models import Community, Subscriber, Suppression, SuppressionReason
+from digest.cli import app
+from digest.errors import DigestError
+from digest.models import (
+    Community,
+    Subscriber,
+    SubscriberStatus,
+    Suppression,
+    SuppressionReason,
+)
+from digest.readers.consent import consent_events
 from digest.readers.suppressions import (
+    add_suppression,
+    export_suppressions,
+    import_suppressions,
     is_suppressed,
+    lift_suppression,
+    list_suppressions,
     not_suppressed,
     suppress,
     suppressed_among,
@@ -103,3 +121,102 @@ def test_unsuppress(session: Session) -> None:
     assert unsuppress(session, "JANE@example.org")
     assert not is_suppressed(session, "jane@example.org")
     assert not unsuppress(session, "jane@example.org")
+
+
+# Managing the list: list, add, lift, import, export (core and `digest suppressions`)
+
+
+def reader_in(session: Session, email: str, status: SubscriberStatus) -> Subscriber:
+    subscriber = Subscriber(email=email, community_id=town(session).id, status=status)
+    session.add(subscriber)
+    session.flush()
+    return subscriber
+
+
+def history(session: Session, subscriber: Subscriber) -> list[tuple[str, dict[str, object]]]:
+    return [(e.action.value, e.detail or {}) for e in consent_events(session, subscriber.id)]
+
+
+def test_adding_by_hand_needs_a_reason_and_is_in_the_history(session: Session) -> None:
+    jane = reader_in(session, "jane@example.org", SubscriberStatus.ACTIVE)
+    with pytest.raises(DigestError, match="say why"):
+        add_suppression(session, "jane@example.org", "  ", NOW, "test")
+    with pytest.raises(DigestError):
+        add_suppression(session, "jane at example", "typo", NOW, "test")
+    row, created = add_suppression(session, "Jane@Example.org", "asked by phone", NOW, "test")
+    again, created_again = add_suppression(session, "jane@example.org", "twice", NOW, "test")
+    assert (created, created_again, again.id) == (True, False, row.id)
+    assert (row.reason, row.detail) == (SuppressionReason.MANUAL, "asked by phone")
+    assert history(session, jane) == [("suppress", {"why": "asked by phone"})]
+
+
+def test_lifting_restores_a_bounced_reader_and_records_why(session: Session) -> None:
+    jane = reader_in(session, "jane@example.org", SubscriberStatus.BOUNCED)
+    suppress(session, "jane@example.org", SuppressionReason.HARD_BOUNCE, "550 5.1.1", NOW)
+    with pytest.raises(DigestError, match="say why"):
+        lift_suppression(session, "jane@example.org", "", NOW, "test")
+    lift_suppression(session, "JANE@example.org", "mailbox fixed, she wrote", NOW, "test")
+    assert not is_suppressed(session, "jane@example.org")
+    assert jane.status == SubscriberStatus.ACTIVE
+    [(action, detail)] = history(session, jane)
+    assert action == "unsuppress"
+    assert detail["why"] == "mailbox fixed, she wrote"
+    assert (detail["was"], detail["was_detail"]) == ("hard_bounce", "550 5.1.1")
+    with pytest.raises(DigestError, match="is not suppressed"):
+        lift_suppression(session, "jane@example.org", "again", NOW, "test")
+
+
+def test_list_searches_by_part_or_whole_address_and_reason(session: Session) -> None:
+    suppress(session, "jane@example.org", SuppressionReason.HARD_BOUNCE, None, NOW)
+    suppress(session, "joe@example.net", SuppressionReason.COMPLAINT, None, NOW)
+    erased = suppress(session, "gone@example.org", SuppressionReason.ERASED, None, NOW)
+    erased.email = None
+    session.flush()
+    assert [r.email for r in list_suppressions(session, "example.org")] == ["jane@example.org"]
+    assert [r.reason for r in list_suppressions(session, "Gone@Example.org")] == ["erased"]
+    complaints = list_suppressions(session, reason=SuppressionReason.COMPLAINT)
+    assert [r.email for r in complaints] == ["joe@example.net"]
+
+
+def test_import_reports_bad_lines_and_export_round_trips(session: Session) -> None:
+    rows = [
+        {"email": "a@example.org", "reason": "", "detail": ""},
+        {"email": "not an address", "reason": "", "detail": ""},
+        {"email": "b@example.org", "reason": "hard-bounce", "detail": "old ESP list"},
+        {"email": "c@example.org", "reason": "sorrow", "detail": ""},
+        {"email": "A@example.org", "reason": "manual", "detail": ""},
+    ]
+    result = import_suppressions(session, rows, NOW, "old.csv")
+    assert (result.added, result.already) == (2, 1)
+    assert [problem.split(":")[0] for problem in result.invalid] == ["line 3", "line 5"]
+    exported = {row["email"]: row for row in export_suppressions(session)}
+    assert exported["b@example.org"]["reason"] == "hard_bounce"
+    assert exported["b@example.org"]["detail"] == "old ESP list"
+    assert exported["a@example.org"]["detail"] == "imported (old.csv)"
+    assert exported["a@example.org"]["email_hash"] == email_hash("a@example.org")
+
+
+def test_the_suppressions_command(committed: sessionmaker[Session], tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = tmp_path / "in.csv"
+    source.write_text("email,reason\nx@example.org,complaint\ny@example.org,\nbad,\n")
+    imported = runner.invoke(app, ["suppressions", "import", str(source)])
+    assert imported.exit_code == 0, imported.output
+    assert "2 suppressed, 0 already suppressed, 1 skipped" in imported.output
+    added = runner.invoke(app, ["suppressions", "add", "z@example.org", "-r", "typo trap"])
+    assert "Suppressed z@example.org (manual: typo trap)" in added.output
+    listed = runner.invoke(app, ["suppressions", "list", "example.org"])
+    assert "3 suppression(s)." in listed.output
+    assert "typo trap" in listed.output
+    lifted = runner.invoke(app, ["suppressions", "lift", "x@example.org", "-r", "resolved"])
+    assert "Lifted the complaint suppression of x@example.org: resolved." in lifted.output
+    missing = runner.invoke(app, ["suppressions", "lift", "x@example.org", "-r", "again"])
+    assert missing.exit_code != 0
+    target = tmp_path / "out.csv"
+    exported = runner.invoke(app, ["suppressions", "export", "-o", str(target)])
+    assert "2 suppressions written" in exported.output
+    with target.open() as file:
+        assert sorted(row["email"] for row in csv.DictReader(file)) == [
+            "y@example.org",
+            "z@example.org",
+        ]

@@ -161,7 +161,7 @@ def test_bodies_are_the_segment_with_only_the_personal_parts_filled_in(
     prefs = next(line for line in text.splitlines() if "/preferences/" in line).split(": ")[1]
     assert read_token(settings, PREFERENCES, prefs.rpartition("/")[2]) == {"s": 42}
     values = {
-        GREETING: "Hi Jane Doe,",
+        GREETING: "Hi Jane,",
         EMAIL: "jane@example.org",
         UNSUBSCRIBE_URL: https,
         PREFERENCES_URL: prefs,
@@ -217,6 +217,14 @@ def test_every_line_is_within_the_limits(settings: Settings) -> None:
     )
 
 
+FIRST_NAMES = {
+    "Zo\xeb \xc5ngstr\xf6m-\u0141ukasiewicz \U0001f600": "Zo\xeb",
+    'Smith, John "Johnny" (Jr.)': "John",
+    "Jane": "Jane",
+    "\u0623\u062d\u0645\u062f \u0645\u062d\u0645\u062f": "\u0623\u062d\u0645\u062f",
+}
+
+
 @pytest.mark.parametrize(
     "name",
     ["Zoë Ångström-Łukasiewicz 😀", 'Smith, John "Johnny" (Jr.)', "أحمد محمد", "Jane"],
@@ -229,8 +237,9 @@ def test_reader_names_are_encoded_and_read_back(
     message = parse(data)
     assert to_header(data) == (name, "r@example.org")
     html, text = parts(message)
-    assert f"Hi {name}," in text
-    assert f"Hi {htmlmod.escape(name)}," in html
+    first = FIRST_NAMES[name]
+    assert f"Hi {first}," in text
+    assert f"Hi {htmlmod.escape(first)}," in html
 
 
 def test_cr_and_lf_in_a_name_or_subject_never_add_a_header(settings: Settings) -> None:
@@ -292,7 +301,7 @@ def test_each_reader_gets_their_own_tokens_and_message_id(
     assert first["List-Unsubscribe"] != second["List-Unsubscribe"]
     assert second["Message-ID"] == "<e77.s9.502@springfield-times.example>"
     assert second["To"] == "sam@example.org"
-    assert "Hi there," in parts(second)[1]
+    assert "Hi " not in parts(second)[1]  # no name, no greeting
     # A retry of the same delivery keeps its Message-ID, so the mailbox can drop a duplicate.
     assert parse(personalize(template, JANE))["Message-ID"] == first["Message-ID"]
 

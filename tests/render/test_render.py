@@ -63,8 +63,10 @@ def test_digest_shows_every_section_story_and_link(rendered: RenderedSegment) ->
             assert card.url in text
     assert "https://news.springfield-times.example/archive/morning/77/springfield" in html
     assert rendered.dropped_stories == 0
-    assert rendered.subject.startswith("The Morning Digest: City council approves")
-    assert rendered.preheader.startswith("Also: Wildfire smoke")
+    # The town's best local story leads; the region's top stories follow in the preheader.
+    assert rendered.subject.startswith("Springfield: Springfield High robotics team")
+    assert rendered.subject.endswith(", and 9 more")
+    assert rendered.preheader.startswith("City council approves")
 
 
 def test_layout_is_hybrid_fluid_with_outlook_ghost_tables(rendered: RenderedSegment) -> None:
@@ -81,8 +83,12 @@ def test_layout_is_hybrid_fluid_with_outlook_ghost_tables(rendered: RenderedSegm
     assert rendered.preheader in html
     images = re.findall(r"<img[^>]*>", html)
     assert images
-    assert all('width="552"' in img and "alt=" in img for img in images)
-    assert all("max-width:552px" in img and "height:auto" in img for img in images)
+    # The lead's image is large and fluid; the others are thumbnails of a fixed width.
+    large, *thumbs = images
+    assert 'width="552"' in large
+    assert "max-width:552px" in large
+    assert all('width="96"' in img and "max-width:96px" in img for img in thumbs)
+    assert all("alt=" in img and "height:auto" in img for img in images)
 
 
 def test_media_queries_and_dark_mode_survive_inlining_with_important(

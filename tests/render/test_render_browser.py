@@ -106,7 +106,9 @@ def test_digest_fits_the_screen_with_readable_text(
     if width < 552:
         assert all(image["width"] < image["natural"] for image in loaded)
     assert page.get_by_text("Hi Jane,").is_visible()
-    assert page.get_by_text("City council approves $4.2 million plan").is_visible()
+    assert page.locator(
+        ".headline-link", has_text="City council approves $4.2 million"
+    ).is_visible()
     assert page.get_by_role("link", name="unsubscribe").is_visible()
     if width in SCREENSHOTS:
         shot = screenshot_dir(tmp_path) / SCREENSHOTS[width]

@@ -12,7 +12,7 @@ from digest.clock import SYSTEM_CLOCK
 from digest.models import Delivery, Edition, Newsletter, Story
 from digest.readers.choices import set_interests
 from digest.readers.consent import Origin
-from digest.sending import delivery
+from digest.sending import batches, delivery
 from digest.sending.alerts import dispatch_breaking, send_alert
 from digest.settings import load_settings
 from tests import factories
@@ -46,10 +46,10 @@ def test_an_alert_reaches_the_towns_opted_in_readers_once(
         again = send_alert(session, settings, alerts, stories[0].id, NOW)  # asked twice
         assert again.id == edition.id
         edition_id = edition.id
-        batches = delivery.plan_batches(session, edition_id, 100, NOW)
+        plan = delivery.plan_batches(session, edition_id, 100, NOW)
     with delivery.open_sender(settings) as sender:
-        for first, last in batches:
-            delivery.send_batch(committed, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
+        for first, last in plan:
+            batches.send_batch(committed, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
     # Springfield's three opted-in readers; not Riverton's, not the morning-only readers, not
     # the reader who keeps only sports.
     assert sorted(smtp_server.recipients()) == [f"alerted{i}@springfield.example" for i in range(3)]

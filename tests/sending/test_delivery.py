@@ -16,7 +16,7 @@ from digest.models import (
     SuppressionReason,
 )
 from digest.readers.suppressions import suppress
-from digest.sending import delivery
+from digest.sending import claims, delivery, results
 from digest.settings import get_settings
 from tests import factories
 from tests.factories import NOW
@@ -87,16 +87,45 @@ def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(session: S
     ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
     lease = timedelta(minutes=5)
 
-    claimed = delivery.claim(session, edition.id, first, last, NOW, lease)
-    again = delivery.claim(session, edition.id, first, last, NOW + timedelta(minutes=1), lease)
-    after_lease = delivery.claim(
-        session, edition.id, first, last, NOW + timedelta(minutes=6), lease
+    claimed = claims.claim(session, edition.id, first, last, "a" * 32, NOW, lease)
+    again = claims.claim(
+        session, edition.id, first, last, "b" * 32, NOW + timedelta(minutes=1), lease
+    )
+    after_lease = claims.claim(
+        session, edition.id, first, last, "c" * 32, NOW + timedelta(minutes=6), lease
     )
 
     assert len(claimed) == 4
     assert again == []
     assert [c.delivery_id for c in after_lease] == [c.delivery_id for c in claimed]
     assert all(c.attempts == 2 for c in after_lease)
+    # The first run's heartbeat finds nothing left to renew: the rows are the third run's.
+    ids = [c.delivery_id for c in claimed]
+    assert claims.renew(session, "a" * 32, ids, NOW + timedelta(minutes=7)) == set()
+    assert claims.renew(session, "c" * 32, ids, NOW + timedelta(minutes=7)) == set(ids)
+
+
+def test_a_result_is_written_only_by_the_run_that_holds_the_row(session: Session) -> None:
+    settings = get_settings()
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 1)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
+    lease = timedelta(seconds=30)
+    (old,) = claims.claim(session, edition.id, first, last, "a" * 32, NOW, lease)
+    later = NOW + timedelta(minutes=1)
+    (new,) = claims.claim(session, edition.id, first, last, "b" * 32, later, lease)
+
+    stale = delivery.Outcome(old.delivery_id, DeliveryStatus.FAILED, "550 from the old run")
+    results.record(session, settings, "a" * 32, [(old, stale)], later)
+    claims.release(session, "a" * 32, [old.delivery_id], later)
+
+    row = session.get_one(Delivery, new.delivery_id)
+    session.refresh(row)
+    assert row.status == DeliveryStatus.SENDING
+    assert row.claim_token == "b" * 32
 
 
 def test_deferred_deliveries_back_off_then_fail_past_the_retry_age(session: Session) -> None:
@@ -107,16 +136,17 @@ def test_deferred_deliveries_back_off_then_fail_past_the_retry_age(session: Sess
     edition = factories.ready_edition(session, letter, [town])
     delivery.start_sending(session, edition, NOW)
     ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
-    (item,) = delivery.claim(session, edition.id, first, last, NOW, timedelta(minutes=5))
+    token = claims.new_token()
+    (item,) = claims.claim(session, edition.id, first, last, token, NOW, timedelta(minutes=5))
     outcome = delivery.Outcome(item.delivery_id, DeliveryStatus.DEFERRED, "451 busy")
 
-    delivery.record(session, settings, [(item, outcome)], NOW)
+    results.record(session, settings, token, [(item, outcome)], NOW)
     row = session.get_one(Delivery, item.delivery_id)
     assert row.status == DeliveryStatus.DEFERRED
     assert row.next_attempt_at == NOW + timedelta(seconds=settings.retry_base_seconds)
 
     late = NOW + timedelta(hours=settings.retry_max_age_hours)
-    delivery.record(session, settings, [(item, outcome)], late)
+    results.record(session, settings, token, [(item, outcome)], late)
     session.refresh(row)
     assert row.status == DeliveryStatus.FAILED
     assert row.last_reply == "gave up after 1 attempts: 451 busy"
@@ -125,6 +155,6 @@ def test_deferred_deliveries_back_off_then_fail_past_the_retry_age(session: Sess
 def test_backoff_doubles_and_is_capped() -> None:
     settings = get_settings()
     base = settings.retry_base_seconds
-    assert delivery.backoff(settings, 1) == timedelta(seconds=base)
-    assert delivery.backoff(settings, 3) == timedelta(seconds=4 * base)
-    assert delivery.backoff(settings, 40) == delivery.MAX_BACKOFF
+    assert results.backoff(settings, 1) == timedelta(seconds=base)
+    assert results.backoff(settings, 3) == timedelta(seconds=4 * base)
+    assert results.backoff(settings, 40) == results.MAX_BACKOFF

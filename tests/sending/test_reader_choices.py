@@ -66,6 +66,7 @@ def story(
 def setting_up(session: Session) -> tuple[Newsletter, Subscriber, Subscriber]:
     springfield, riverton, lakeside = factories.towns(session)
     letter = factories.newsletter(session)
+    letter.sections = {"top": 3, "local": 5}  # room for a whole week of a town's news
     for town in (springfield, riverton, lakeside):
         news, sports, schools = (feed(session, town, s) for s in ("news", "sports", "schools"))
         for n in range(2):  # one of each before Monday's edition, one before Tuesday's

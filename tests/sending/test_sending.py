@@ -17,7 +17,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.models import BounceEvent, Delivery, DeliveryStatus, Edition, EditionStatus
+from digest.readers.suppressions import is_suppressed
 from digest.settings import get_settings
 from digest.tokens import UNSUBSCRIBE, read_token
 from tests import factories
@@ -128,18 +129,22 @@ def test_a_flaky_server_loses_nothing_and_doubles_nothing(
     wait_for(lambda: edition_status(committed, edition_id) == EditionStatus.SENT, "the retries")
 
     final = counts(committed, edition_id)
-    assert final == Counter({"sent": 9, "failed": 1})
+    assert final == Counter({"sent": 9, "bounced": 1})  # 550 5.1.1: a dead address
     assert sorted(smtp_server.recipients()) == sorted(
         f"reader{i}@springfield.example" for i in range(10) if i != 3
     )
     with committed() as session:
         failed = session.scalars(
             select(Delivery).where(
-                Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.FAILED
+                Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.BOUNCED
             )
         ).one()
         assert failed.last_reply is not None
-        assert failed.last_reply.startswith("550")
+        assert "550 5.1.1 No such user" in failed.last_reply
+        # A refusal at send time is a bounce like any other: suppressed, with its record.
+        event = session.scalars(select(BounceEvent)).one()
+        assert (event.kind, event.delivery_id, event.status) == ("hard", failed.id, "5.1.1")
+        assert is_suppressed(session, "reader3@springfield.example")
 
 
 @pytest.mark.celery
@@ -175,7 +180,8 @@ def test_pause_resume_cancel_and_retry_failed(
     from digest.sending import delivery, editions
 
     edition_id = build(committed, per_town=100)
-    smtp_server.refuse("reader5@riverton.example")
+    # A refusal by policy (not a dead address): failed, so retry-failed may send it again.
+    smtp_server.refuse("reader5@riverton.example", reply="550 5.7.1 Message rejected by policy")
     start_worker(mail_url=smtp_server.url, send_rate="50")
     send(edition_id)
     wait_for(lambda: len(smtp_server.received) >= 20, "sending to start")
@@ -225,6 +231,7 @@ def test_a_reader_suppressed_after_the_start_is_not_mailed(
     from digest.models import SuppressionReason
     from digest.readers.suppressions import suppress
     from digest.sending import delivery
+    from digest.sending.batches import send_batch
     from digest.settings import load_settings
 
     settings = load_settings(mail_url=smtp_server.url)
@@ -243,7 +250,7 @@ def test_a_reader_suppressed_after_the_start_is_not_mailed(
 
     with delivery.open_sender(settings) as sender:
         for first, last in batches:
-            delivery.send_batch(committed, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
+            send_batch(committed, settings, edition_id, first, last, sender, SYSTEM_CLOCK)
 
     assert sorted(smtp_server.recipients()) == [
         f"reader{i}@springfield.example" for i in (0, 1, 3, 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -34,6 +35,8 @@ class Received:
 class RecordingHandler:
     received: list[Received] = field(default_factory=list)
     rules: dict[str, Rule] = field(default_factory=dict)
+    replies: dict[str, str] = field(default_factory=dict)  # a refusal's own reply, by address
+    delay: float = 0.0  # seconds each message takes to be accepted (a slow relay)
     connections: int = 0
     pipelining: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -57,12 +60,16 @@ class RecordingHandler:
                 del self.rules[address.lower()]
             server.transport.close()
             return "421 4.4.2 Connection dropped"
+        if rule == "refuse" and address.lower() in self.replies:
+            return self.replies[address.lower()]
         if rule in REPLIES:
             return REPLIES[rule]
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
@@ -92,8 +99,14 @@ class SMTPServer:
     def defer(self, *addresses: str) -> None:
         self._set("defer", addresses)
 
-    def refuse(self, *addresses: str) -> None:
+    def refuse(self, *addresses: str, reply: str | None = None) -> None:
+        """Refuse at RCPT with 550 5.1.1 (user unknown), or with `reply`."""
         self._set("refuse", addresses)
+        for address in addresses:
+            if reply is None:
+                self.handler.replies.pop(address.lower(), None)
+            else:
+                self.handler.replies[address.lower()] = reply
 
     def drop(self, *addresses: str, once: bool = False) -> None:
         self._set("drop_once" if once else "drop", addresses)
