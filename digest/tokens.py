@@ -84,6 +84,18 @@ def delivery_id_from_verp(settings: Settings, address: str) -> int | None:
 UNSUBSCRIBE_MAIL_PREFIX = "unsubscribe+"
 
 
+def message_id_tag(settings: Settings, message_key: str, delivery_id: int) -> str:
+    """64 bits of HMAC naming one delivery of one segment in its Message-ID.
+
+    Nobody without the key can guess another reader's Message-ID, and a retry of the same
+    delivery (any process, any day) carries the same one, so a mailbox can drop the repeat.
+    """
+    subject = f"digest.message-id:{message_key}.{delivery_id}"
+    return hmac.new(settings.signing_key().encode(), subject.encode(), hashlib.sha256).hexdigest()[
+        :16
+    ]
+
+
 def _mail_signature(key: str, subject: str) -> str:
     # 80 bits of HMAC in lower-case hex: short enough for a 64-octet local part, and unharmed
     # by a mail server that changes the case of local parts.

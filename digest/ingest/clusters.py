@@ -13,7 +13,8 @@ by another feed) when, in this order:
    lightly rewritten copy): MinHash/LSH (datasketch) finds the candidates, and the exact
    Jaccard of their words (>= TEXT_SIMILARITY over at least MIN_TEXT_TOKENS words, sharing
    at least MIN_SHARED_TITLE_WORDS title words) decides, so the probabilistic index never
-   merges on its own.
+   merges on its own. Boilerplate (a word in most of the indexed texts, like a site's
+   footer) counts for neither.
 
 Editors merge and split clusters by hand (`digest.ingest.cluster_edits`).
 """
@@ -26,7 +27,7 @@ import math
 import re
 import unicodedata
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -110,6 +111,25 @@ def _order(token: str) -> tuple[int, str]:
     return (zlib.crc32(token.encode()), token)
 
 
+# Titles of at most this many words are matched by their one-word-deletion neighbourhoods:
+# for them Jaccard >= 0.8 allows at most one word of difference on each side, so two such
+# titles match only if they share a key, and a story meets only its true near-duplicates
+# (where the prefix index gives it every title sharing a common word).
+SHORT_TITLE = 9
+# A word in more than this share of the indexed texts (and in more than BOILERPLATE_MIN of
+# them) is boilerplate: left out of the MinHash sketches and of the text comparison.
+BOILERPLATE_SHARE = 0.05
+BOILERPLATE_MIN = 50
+
+
+def _deletion_keys(tokens: frozenset[str]) -> list[frozenset[str]]:
+    """The title's words, and (when one may differ) the title less each word in turn."""
+    keys = [tokens]
+    if len(tokens) - math.ceil(TITLE_SIMILARITY * len(tokens)) >= 1:
+        keys += [tokens - {token} for token in sorted(tokens)]
+    return keys
+
+
 def _prefix(tokens: frozenset[str]) -> list[str]:
     # Prefix filtering: sets with Jaccard >= t share a token among the first
     # |s| - ceil(t * |s|) + 1 of each set in any fixed global order.
@@ -134,11 +154,19 @@ class ClusterIndex:
     def __init__(self) -> None:
         self._by_url: dict[str, str] = {}
         self._by_wire_id: dict[str, str] = {}
-        self._by_token: dict[str, list[_Entry]] = defaultdict(list)
+        # Near-identical titles: short ones by deletion keys, and a prefix index of each
+        # length class, so a short title still meets a long one (9 words vs 10) and the reverse.
+        self._by_key: dict[frozenset[str], list[_Entry]] = defaultdict(list)
+        self._short_prefix: dict[str, list[_Entry]] = defaultdict(list)
+        self._long_prefix: dict[str, list[_Entry]] = defaultdict(list)
         from datasketch import MinHashLSH
 
         self._lsh: MinHashLSH = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
         self._texts: list[_Entry] = []
+        # How many indexed texts carry each word: a word in most of them is boilerplate
+        # ("Read more", "appeared first on") and would make every story a candidate.
+        self._word_counts: Counter[str] = Counter()
+        self._boilerplate: set[str] = set()
         # cluster_for's sketch, kept for the add that follows it: hashing is most of the cost.
         self._last: tuple[frozenset[str], MinHash] | None = None
 
@@ -184,11 +212,17 @@ class ClusterIndex:
         text = tokens | title_tokens(summary)
         entry = _Entry(feed_id, tokens, text, published_at.timestamp(), cluster_key)
         if len(tokens) >= MIN_TOKENS:
+            if len(tokens) <= SHORT_TITLE:
+                for key in _deletion_keys(tokens):
+                    self._by_key[key].append(entry)
+            by_token = self._short_prefix if len(tokens) <= SHORT_TITLE else self._long_prefix
             for token in _prefix(tokens):
-                self._by_token[token].append(entry)
-        if len(text) >= MIN_TEXT_TOKENS:
-            self._lsh.insert(len(self._texts), self._sketch(text), check_duplication=False)
+                by_token[token].append(entry)
+        if len(text - self._boilerplate) >= MIN_TEXT_TOKENS:
+            core = text - self._boilerplate
+            self._lsh.insert(len(self._texts), self._sketch(core), check_duplication=False)
             self._texts.append(entry)
+            self._count_words(text)
 
     def cluster_for(
         self,
@@ -212,32 +246,55 @@ class ClusterIndex:
             if match is not None:
                 return match
         text = tokens | title_tokens(summary)
-        if len(text) >= MIN_TEXT_TOKENS:
+        if len(text - self._boilerplate) >= MIN_TEXT_TOKENS:
             match = self._text_match(feed_id, tokens, text, published_at)
             if match is not None:
                 return match
         return url_cluster_key(url)
 
-    def _sketch(self, text: frozenset[str]) -> MinHash:
-        if self._last is None or self._last[0] != text:
-            self._last = (text, _minhash(text))
+    def _count_words(self, text: frozenset[str]) -> None:
+        self._word_counts.update(text)
+        common = max(BOILERPLATE_MIN, BOILERPLATE_SHARE * len(self._texts))
+        if len(self._texts) % 256 == 0:  # the share grows with the index: look again now and then
+            self._boilerplate = {w for w, n in self._word_counts.items() if n > common}
+        self._boilerplate.update(w for w in text if self._word_counts[w] > common)
+
+    def _sketch(self, core: frozenset[str]) -> MinHash:
+        """The MinHash of a text's own words; kept for the add that follows a cluster_for."""
+        if self._last is None or self._last[0] != core:
+            self._last = (core, _minhash(core))
         return self._last[1]
 
     def _title_match(
         self, feed_id: int, tokens: frozenset[str], published_at: datetime
     ) -> str | None:
-        candidates = [entry for token in _prefix(tokens) for entry in self._by_token.get(token, ())]
+        prefix = _prefix(tokens)
+        candidates = [entry for token in prefix for entry in self._long_prefix.get(token, ())]
+        if len(tokens) <= SHORT_TITLE:
+            candidates += [e for key in _deletion_keys(tokens) for e in self._by_key.get(key, ())]
+        else:
+            candidates += [e for token in prefix for e in self._short_prefix.get(token, ())]
         return _best(candidates, feed_id, published_at.timestamp(), tokens, TITLE_SIMILARITY)
 
     def _text_match(
         self, feed_id: int, tokens: frozenset[str], text: frozenset[str], published_at: datetime
     ) -> str | None:
-        found = self._lsh.query(self._sketch(text))
+        # Words most texts carry (a site's footer, "read more") say nothing about the story:
+        # left out of the sketch and of the comparison.
+        ignore = frozenset(self._boilerplate)
+        core = text - ignore
+        found = self._lsh.query(self._sketch(core))
         candidates = [self._texts[position] for position in sorted(found)]
         # Two stories of a town's routine ("council meets Tuesday") share summary words;
         # a retitled copy still shares words of its title ("rural broadband ... bill").
         return _best(
-            candidates, feed_id, published_at.timestamp(), text, TEXT_SIMILARITY, title=tokens
+            candidates,
+            feed_id,
+            published_at.timestamp(),
+            core,
+            TEXT_SIMILARITY,
+            title=tokens,
+            ignore=ignore,
         )
 
 
@@ -248,11 +305,13 @@ def _best(
     words: frozenset[str],
     threshold: float,
     title: frozenset[str] | None = None,
+    ignore: frozenset[str] = frozenset(),
 ) -> str | None:
     """The cluster key of the most similar candidate from another feed within CLUSTER_HOURS.
 
     Compares `words` with each candidate's title words, or with its text when `title` is
-    given (and then needs MIN_SHARED_TITLE_WORDS title words in common). A tight loop: a
+    given (then without the `ignore` words, and needing MIN_SHARED_TITLE_WORDS title words in
+    common). A tight loop: a
     region's headlines give each new story hundreds of candidates.
     """
     window = CLUSTER_HOURS * 3600
@@ -261,7 +320,7 @@ def _best(
     for entry in candidates:
         if entry.feed_id == feed_id or abs(entry.published - published) > window:
             continue
-        other = entry.tokens if title is None else entry.text
+        other = entry.tokens if title is None else entry.text - ignore if ignore else entry.text
         shared = len(words & other)
         value = shared / (size + len(other) - shared)
         if value < threshold:

@@ -34,7 +34,7 @@ from digest.render.render import (
 )
 from digest.render.senders import ADDRESS, parse_mailbox, sender_of
 from digest.settings import Settings
-from digest.tokens import verp_address
+from digest.tokens import message_id_tag, verp_address
 
 CRLF = b"\r\n"
 MAX_LINE = 998
@@ -82,7 +82,7 @@ class MessageTemplate:
     text_pieces: tuple[Piece, ...]
     html_pieces: tuple[Piece, ...]
     boundary: str
-    message_key: str  # makes Message-IDs unique per segment: <KEY.DELIVERY@DOMAIN>
+    message_key: str  # names the segment in Message-IDs: <KEY.DELIVERY.TAG@DOMAIN>
     domain: str  # Message-ID domain: the sender's
     date: datetime
     newsletter_id: int | None
@@ -292,7 +292,11 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),
     }
-    key = reader.delivery_id if reader.delivery_id is not None else secrets.token_hex(6)
+    if reader.delivery_id is not None:
+        tag = message_id_tag(template.settings, template.message_key, reader.delivery_id)
+        key = f"{reader.delivery_id}.{tag}"
+    else:
+        key = secrets.token_hex(8)
     message_id = f"<{template.message_key}.{key}@{template.domain}>"
     date = format_datetime((now or template.date).astimezone(UTC))
     lines = [

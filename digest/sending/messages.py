@@ -1,13 +1,13 @@
 """A stored edition segment as a message template: built here and nowhere else.
 
-The template is encoded once per segment and process (never per reader). Its Message-ID key
-carries 64 random bits, so no Message-ID can be guessed from an edition's and a segment's
-numbers (`<e2.s4.9c1f0e7a4b2d6c83.10@news.example>`, the last part being the delivery).
+The template is encoded once per segment and process (never per reader). Each Message-ID ends
+in 64 bits of HMAC of the segment and delivery (`digest.tokens.message_id_tag`), so none can
+be guessed from an edition's, a segment's or a delivery's numbers, and a retry of a delivery
+keeps its Message-ID (`<e2.s4.10.9c1f0e7a4b2d6c83@news.example>`, 10 being the delivery).
 """
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 
 from digest.models import EditionSegment
@@ -16,8 +16,8 @@ from digest.settings import Settings
 
 
 def message_key(segment: EditionSegment) -> str:
-    """The segment's part of its Message-IDs: its edition, itself, and a random part."""
-    return f"e{segment.edition_id}.s{segment.id}.{secrets.token_hex(8)}"
+    """The segment's part of its Message-IDs: its edition and itself."""
+    return f"e{segment.edition_id}.s{segment.id}"
 
 
 def template_of(settings: Settings, segment: EditionSegment, date: datetime) -> MessageTemplate:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Boolean, Table, bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from digest.bounces.actions import apply_report
@@ -30,6 +30,12 @@ _RECORD = (
     .where(
         DELIVERIES.c.id == bindparam("b_id"),
         DELIVERIES.c.claim_token == bindparam("b_token"),
+        # A row cancelled while its message was out keeps `cancelled` unless the message did
+        # go out (sent, or refused for good as a bounce): a deferral must not revive it.
+        or_(
+            DELIVERIES.c.status == DeliveryStatus.SENDING.value,
+            bindparam("b_final", type_=Boolean),
+        ),
     )
     .values(
         {name: bindparam(f"b_{name}", type_=DELIVERIES.c[name].type) for name in _FIELDS}
@@ -71,6 +77,7 @@ def _row(
         "b_sent_at": now if outcome.status == DeliveryStatus.SENT else None,
         "b_next_attempt_at": None,
         "b_now": now,
+        "b_final": outcome.status in (DeliveryStatus.SENT, DeliveryStatus.BOUNCED),
     }
     if outcome.status == DeliveryStatus.DEFERRED:
         if now - item.created_at >= timedelta(hours=settings.retry_max_age_hours):

@@ -317,3 +317,63 @@ def test_an_editor_merges_and_splits_clusters(session: Session) -> None:
         split_story(session, y.id)
     with pytest.raises(DigestError, match="no story 999999"):
         merge_clusters(session, x.id, 999999)
+
+
+@pytest.mark.parametrize("short_first", [True, False])
+def test_a_short_title_meets_its_one_word_longer_version(
+    session: Session, short_first: bool
+) -> None:
+    short = "Valley water district approves new reservoir plan near Ridgecrest hills"  # 9 words
+    long = short + " tonight"  # 10 words: one index each, found from both sides
+    titles = (short, long) if short_first else (long, short)
+    a = make_feed(session, "https://a.example/feed")
+    b = make_feed(session, "https://b.example/feed")
+    (x,) = put(session, a, [story(titles[0], "https://a.example/w", NOW)], NOW)
+    (y,) = put(session, b, [story(titles[1], "https://b.example/w", NOW)], NOW)
+    assert x.cluster_key == y.cluster_key
+
+
+def test_a_true_copy_is_found_when_every_summary_shares_a_footer(session: Session) -> None:
+    # Once most texts carry the footer it is boilerplate, left out of the sketches and of the
+    # comparison: different stories stay apart (on a first poll, before the index has seen
+    # it often, generic ones may still merge), and a retitled copy is found by its own words.
+    index = ClusterIndex.load(session, NOW - HOUR, NOW)
+    footer = "The post appeared first on the Valley Times website, read more there today"
+    keys = []
+    for n in range(120):
+        feed = make_feed(session, f"https://paper{n}.example/feed")
+        title = f"Paper {n} local item {n * 7} of the day"
+        parsed = story(title, f"https://paper{n}.example/1", NOW, summary=footer)
+        keys += [row.cluster_key for row in put(session, feed, [parsed], NOW, index)]
+    assert len(set(keys[60:])) == 60
+    wire = make_feed(session, "https://wire.example/feed")
+    town = make_feed(session, "https://town.example/feed")
+    (w,) = put(
+        session,
+        wire,
+        [
+            story(
+                "State legislature passes rural broadband bill",
+                "https://wire.example/b",
+                NOW,
+                summary=BROADBAND + " " + footer,
+            )
+        ],
+        NOW,
+        index,
+    )
+    (t,) = put(
+        session,
+        town,
+        [
+            story(
+                "Rural broadband expansion bill signed by governor",
+                "https://town.example/b",
+                NOW + HOUR,
+                summary=BROADBAND + " " + footer,
+            )
+        ],
+        NOW + HOUR,
+        index,
+    )
+    assert w.cluster_key == t.cluster_key

@@ -16,7 +16,7 @@ from digest.models import (
     SuppressionReason,
 )
 from digest.readers.suppressions import suppress
-from digest.sending import claims, delivery, results
+from digest.sending import claims, delivery, editions, results
 from digest.settings import get_settings
 from tests import factories
 from tests.factories import NOW
@@ -146,10 +146,12 @@ def test_deferred_deliveries_back_off_then_fail_past_the_retry_age(session: Sess
     assert row.next_attempt_at == NOW + timedelta(seconds=settings.retry_base_seconds)
 
     late = NOW + timedelta(hours=settings.retry_max_age_hours)
-    results.record(session, settings, token, [(item, outcome)], late)
+    again = claims.new_token()  # the retry's run claims the row again, then it is deferred again
+    (retry,) = claims.claim(session, edition.id, first, last, again, late, timedelta(minutes=5))
+    results.record(session, settings, again, [(retry, outcome)], late)
     session.refresh(row)
     assert row.status == DeliveryStatus.FAILED
-    assert row.last_reply == "gave up after 1 attempts: 451 busy"
+    assert row.last_reply == "gave up after 2 attempts: 451 busy"
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -158,3 +160,37 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert results.backoff(settings, 1) == timedelta(seconds=base)
     assert results.backoff(settings, 3) == timedelta(seconds=4 * base)
     assert results.backoff(settings, 40) == results.MAX_BACKOFF
+
+
+def test_a_row_cancelled_while_out_is_revived_only_by_what_really_went_out(
+    session: Session,
+) -> None:
+    settings = get_settings()
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 2)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
+    token = claims.new_token()
+    sent, deferred = claims.claim(
+        session, edition.id, first, last, token, NOW, timedelta(seconds=30)
+    )
+    editions.cancel(session, edition, NOW)  # while both messages are out
+
+    results.record(
+        session,
+        settings,
+        token,
+        [
+            (sent, delivery.Outcome(sent.delivery_id, DeliveryStatus.SENT, "250 ok", "<m>")),
+            (deferred, delivery.Outcome(deferred.delivery_id, DeliveryStatus.DEFERRED, "451")),
+        ],
+        NOW,
+    )
+
+    rows = {row.id: row for row in session.scalars(select(Delivery))}
+    for row in rows.values():
+        session.refresh(row)
+    assert rows[sent.delivery_id].status == DeliveryStatus.SENT  # it went out: say so
+    assert rows[deferred.delivery_id].status == DeliveryStatus.CANCELLED  # not revived
