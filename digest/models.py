@@ -7,13 +7,15 @@ newsletter and slot, one segment per edition and town, one subscriber per normal
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
+    Date,
     DateTime,
     Enum,
     Float,
@@ -22,6 +24,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     event,
@@ -166,6 +169,8 @@ class Feed(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(index=True)
+    # An editor paused it: never polled until resumed; its stories stay.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     community: Mapped[Community | None] = relationship(back_populates="feeds")
@@ -237,6 +242,13 @@ class Newsletter(Base):
     # "digest" (curated on a schedule) or "alert" (one breaking story, sent when chosen).
     kind: Mapped[str] = mapped_column(String(16), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Query parameters added to every story link, e.g. "utm_source=digest&utm_medium=email".
+    utm_params: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    # Branding, set by an editor in the admin; empty means the template's defaults.
+    logo_url: Mapped[str | None] = mapped_column(String(2048))
+    accent_color: Mapped[str | None] = mapped_column(String(7))
+    footer_text: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Curation weights (digest.curation.weights) and the subject and preheader templates
     # (digest.curation.subjects); empty means the defaults.
@@ -273,6 +285,9 @@ class Subscriber(Base):
     # Set from the clock by whoever changes the row (no onupdate: it would read the system
     # clock behind the injectable one).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # The reader's "do not count my clicks" (used only when per-reader engagement is on).
+    click_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     community: Mapped[Community] = relationship()
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
@@ -416,6 +431,8 @@ class EditionSegment(Base):
 
     edition: Mapped[Edition] = relationship(back_populates="segments")
     community: Mapped[Community] = relationship()
+    # The sponsor slots frozen with the segment (digest.sponsors); saved and dropped with it.
+    placements: Mapped[list[SponsorPlacement]] = relationship(cascade="all, delete-orphan")
 
 
 class Delivery(Base):
@@ -499,3 +516,209 @@ class BounceEvent(Base):
     diagnostic: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(300))  # where it came from: a file, a relay
     message_ref: Mapped[str] = mapped_column(String(400), unique=True)
+
+
+class LinkClicks(Base):
+    """Click counts of one link in one edition for one town: no reader identity.
+
+    `clicks` are the figures; each kind of scanner click is counted apart and left out.
+    `link_key` is sha256 of kind and target (`digest.ingest.click_links.TrackedLink.key`).
+    """
+
+    __tablename__ = "link_clicks"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id", "link_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    link_key: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int | None] = mapped_column(index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    clicks: Mapped[int] = mapped_column(default=0)
+    scanner_head: Mapped[int] = mapped_column(default=0)
+    scanner_early: Mapped[int] = mapped_column(default=0)
+    scanner_agent: Mapped[int] = mapped_column(default=0)
+    scanner_burst: Mapped[int] = mapped_column(default=0)
+    last_click_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClickEvent(Base):
+    """One reader's counted click (per-reader engagement only), pruned after the retention."""
+
+    __tablename__ = "click_events"
+    __table_args__ = (Index("ix_click_events_subscriber_clicked", "subscriber_id", "clicked_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    link_key: Mapped[str] = mapped_column(String(64))
+    clicked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClickBatch(Base):
+    """A batch of buffered clicks already added to the counts: a batch is never added twice."""
+
+    __tablename__ = "click_batches"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flushed_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Sponsor(Base):
+    """An advertiser; its creatives are what readers see, its campaigns when and where."""
+
+    __tablename__ = "sponsors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Creative(Base):
+    """One ad: a label that marks it as advertising, headline, text, image with alt, link."""
+
+    __tablename__ = "creatives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    label: Mapped[str] = mapped_column(String(40))
+    headline: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text, default="")
+    image_url: Mapped[str | None] = mapped_column(String(2048))
+    image_alt: Mapped[str] = mapped_column(String(300), default="")
+    link_url: Mapped[str] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sponsor: Mapped[Sponsor] = relationship()
+
+
+class Campaign(Base):
+    """A creative booked for a date range (inclusive), newsletters, towns and a position.
+
+    Empty `newsletter_ids` / `community_ids` mean every newsletter / town. A house campaign
+    (`house`) fills a slot no paid campaign has and never clashes with one.
+    """
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    sponsor_id: Mapped[int] = mapped_column(ForeignKey("sponsors.id"), index=True)
+    creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id"))
+    position: Mapped[str] = mapped_column(String(16))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    newsletter_ids: Mapped[list[Any]] = mapped_column(default=list)
+    community_ids: Mapped[list[Any]] = mapped_column(default=list)
+    house: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    sponsor: Mapped[Sponsor] = relationship()
+    creative: Mapped[Creative] = relationship()
+
+
+class SponsorPlacement(Base):
+    """The campaign a frozen segment carries in one slot: what impressions are counted from."""
+
+    __tablename__ = "sponsor_placements"
+    __table_args__ = (UniqueConstraint("segment_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    segment_id: Mapped[int] = mapped_column(ForeignKey("edition_segments.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    creative_id: Mapped[int] = mapped_column(ForeignKey("creatives.id"))
+
+
+class SponsorSwap(Base):
+    """The editor's choice for one slot of one day's edition in one town, over the booking."""
+
+    __tablename__ = "sponsor_swaps"
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "edition_date", "community_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    edition_date: Mapped[date] = mapped_column(Date)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    position: Mapped[str] = mapped_column(String(16))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # everything: settings, suppressions, accounts
+    EDITOR = "editor"  # editorial work, optionally limited to some towns
+
+
+user_communities = Table(
+    "user_communities",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("community_id", ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class User(Base):
+    """A person who signs in to the admin: an admin, or an editor (maybe limited to towns)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role), default=Role.EDITOR)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    # Empty: every town. Otherwise the only towns this editor may act on.
+    towns: Mapped[list[Community]] = relationship(secondary=user_communities)
+
+
+class LoginSession(Base):
+    """A signed-in browser: the cookie holds a random id, the row holds its sha256."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The form token of this session: every admin post must carry it (CSRF).
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed logins in a row for one account or one client address, and the wait they earned."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to what, and when (shown in the admin)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    # The account's email, or "cli" / "system" for what no person in the browser did.
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(400), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

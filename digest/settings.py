@@ -64,8 +64,6 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(default=None, repr=False)
     # The key before the last rotation: links it signed keep working.
     secret_key_previous: str | None = Field(default=None, repr=False)
-    # Password of the editor's pages (/admin); generated into var/admin_password in dev.
-    admin_password: str | None = Field(default=None, repr=False)
     # The publisher's From, with display name.
     sender: str = "Digest <news@localhost>"
     # The publisher's postal address, shown in every email's footer (CASL).
@@ -159,6 +157,25 @@ class Settings(BaseSettings):
     # Empty means VAR_DIR/feeds, the demo's copies in VAR_DIR/demo-feeds, and the demo feeds
     # shipped with the package.
     feed_files_dir: str = ""
+    # Story, sponsor and "view in browser" links go through the counted redirect /r/<token>;
+    # off: no link is tracked, every link points straight at its target.
+    click_tracking: bool = True
+    # Clicks are also kept per reader (engagement), unless the reader opts out in preferences;
+    # off (the default): only aggregates per edition, town and link, with no reader identity.
+    click_per_reader: bool = False
+    # A click this many seconds or less after its message was sent is a scanner's, not counted.
+    click_scanner_seconds: int = Field(default=10, ge=0)
+    # This many different links from one client within one second: a scanner, not counted.
+    click_burst_links: int = Field(default=3, ge=2)
+    # Seconds a web process keeps click counts in memory before flushing them in one batch.
+    click_flush_seconds: float = Field(default=1.0, gt=0)
+    # Days per-reader click events are kept (aggregates are kept with their edition).
+    click_event_retention_days: int = Field(default=90, ge=1)
+    # Hours of clicks that make the newsletter's "most read" ranking.
+    click_popularity_window_hours: int = Field(default=48, ge=1)
+    # Share of newsletter clicks in a story's popularity: 0 = the site's figures alone,
+    # 1 = newsletter clicks alone, between = a blend of the two.
+    click_popularity_weight: float = Field(default=0.5, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod
@@ -258,27 +275,6 @@ class Settings(BaseSettings):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
-        return path.read_text().strip()
-
-    def admin_credential(self) -> str | None:
-        """The password of /admin: the setting, or in dev one created once under var_dir.
-
-        None outside dev when DIGEST_ADMIN_PASSWORD is unset (the editor's pages are then off).
-        """
-        if self.admin_password and self.admin_password not in PUBLIC_SECRETS:
-            return self.admin_password
-        if not self.is_dev:
-            return None
-        path = self.var_dir / "admin_password"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                # Exclusive create: two processes starting at once agree on one password.
-                with path.open("x") as file:
-                    file.write(secrets.token_urlsafe(18))
-                path.chmod(0o600)
-            except FileExistsError:
-                pass  # another process wrote it first: read theirs below
         return path.read_text().strip()
 
     def check(self) -> Settings:

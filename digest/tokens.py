@@ -20,6 +20,7 @@ UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
 EMAIL_CHANGE = "email_change"
 BOUNCE = "bounce"
+SPONSOR_REPORT = "sponsor-report"
 
 DAY = 24 * 3600
 # How long each kind of token is honoured (seconds); None means no expiry.
@@ -29,6 +30,7 @@ MAX_AGE: dict[str, int | None] = {
     PREFERENCES: 365 * DAY,
     EMAIL_CHANGE: 2 * DAY,  # a new address is confirmed soon, or asked for again
     BOUNCE: 90 * DAY,
+    SPONSOR_REPORT: 365 * DAY,  # an advertiser's read-only report link, sent by the publisher
 }
 
 

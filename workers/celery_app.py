@@ -41,6 +41,8 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "poll-feeds": {"task": "digest.poll_feeds", "schedule": 60.0},
         "process-bounces": {"task": "digest.process_bounces", "schedule": 300.0},
         "purge-history": {"task": "digest.purge_history", "schedule": 3600.0},
+        "flush-clicks": {"task": "digest.flush_clicks", "schedule": 10.0},
+        "rank-clicks": {"task": "digest.rank_clicks", "schedule": 900.0},
     }
 
 

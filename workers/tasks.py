@@ -13,6 +13,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from digest.bounces.mailbox import maildir_path, process_maildir
 from digest.clock import SYSTEM_CLOCK
+from digest.ingest import clicks
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
 from digest.sending import batches, delivery
@@ -102,6 +103,34 @@ def dispatch_editions() -> int:
     for line in dispatched.missed:
         log.warning("slot skipped: %s", line)
     return len(dispatched.to_send)
+
+
+# --- Clicks ---------------------------------------------------------------------------------
+
+
+@app.task(name="digest.flush_clicks")
+def flush_clicks() -> int:
+    """Add the click batches the web processes left in Redis to the counts (safe to rerun)."""
+    settings = get_settings()
+    if settings.redis_url is None:
+        return 0  # without Redis the web processes write their batches themselves
+    import redis
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10)
+    try:
+        return clicks.drain_redis(session_factory(), client, SYSTEM_CLOCK.now)
+    finally:
+        client.close()
+
+
+@app.task(name="digest.rank_clicks")
+def rank_clicks() -> dict[str, int]:
+    """Blend newsletter clicks into popularity ("Most read") and prune old click events."""
+    settings = get_settings()
+    with session_factory()() as session, session.begin():
+        scored = clicks.record_click_popularity(session, settings, SYSTEM_CLOCK.now())
+        pruned = clicks.prune(session, settings, SYSTEM_CLOCK.now())
+    return {"scored": scored, **pruned}
 
 
 # --- Bounces --------------------------------------------------------------------------------

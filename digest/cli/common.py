@@ -34,6 +34,8 @@ LIST_COMMANDS = {
     "newsletter": "digest newsletters list",
     "feed": "digest feeds list",
     "edition": "digest edition list",
+    "sponsor": "digest sponsors list",
+    "campaign": "digest campaigns list",
 }
 
 

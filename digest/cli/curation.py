@@ -19,6 +19,7 @@ from digest.curation.newsletters import (
     get_newsletter,
     list_newsletters,
     parse_sections,
+    set_utm_params,
 )
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, check_template
 from digest.curation.weights import parse_weights, weights_of
@@ -58,6 +59,20 @@ def newsletters_add(
     console.print(
         f"added newsletter {newsletter.slug} ({newsletter.schedule}, {caps})", highlight=False
     )
+
+
+@newsletters_app.command("utm")
+def newsletters_utm(
+    slug: Annotated[str, typer.Argument(help="The newsletter, e.g. morning.")],
+    params: Annotated[
+        str, typer.Argument(help="e.g. utm_source=digest&utm_medium=email; '' for none.")
+    ],
+) -> None:
+    """Set the UTM parameters added to the newsletter's story links (from its next edition)."""
+    with open_session() as session, session.begin():
+        newsletter = set_utm_params(session, slug, params)
+        shown = newsletter.utm_params or "none"
+    console.print(f"{slug}: story links get {shown}", highlight=False)
 
 
 @newsletters_app.command("list")

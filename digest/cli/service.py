@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from digest.accounts.users import ensure_first_admin
 from digest.cli.common import app, claim_port, console, follow_port, local_address
 from digest.clock import SYSTEM_CLOCK
 from digest.db import make_engine, make_session_factory, upgrade_database
@@ -21,13 +22,44 @@ from digest.settings import Settings, get_settings
 
 # How long the web app may take to listen before `digest serve` gives up.
 STARTUP_SECONDS = 60
+# The account `digest serve` and `digest demo` add in dev when there is none.
+FIRST_ADMIN = "admin@example.org"
 
 
 @app.command("demo")
 def demo() -> None:
-    """Seed the demo (once), ingest its feeds, and deliver this morning's edition to the outbox."""
+    """Seed the demo (once), ingest its feeds, and deliver this morning's edition to the outbox.
+
+    Also adds a first admin account when there is none, and prints how to sign in.
+    """
     settings = get_settings()
     _print_summary(settings, run_demo(settings, SYSTEM_CLOCK))
+    _print_sign_in(settings, "http://127.0.0.1:8000")
+
+
+def _print_sign_in(settings: Settings, url: str) -> None:
+    """In dev: a first admin when there is no account yet, and how to sign in."""
+    if not settings.is_dev:
+        return
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session, session.begin():
+            password = ensure_first_admin(session, FIRST_ADMIN)
+    finally:
+        engine.dispose()
+    if password:
+        console.print(
+            f"Editor's pages: {url}/admin (sign in as {FIRST_ADMIN} with the password "
+            f"{password}; it is shown only now)",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"Editor's pages: {url}/admin (forgot a password? `digest users reset-password EMAIL`)",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _print_summary(settings: Settings, summary: DemoSummary) -> None:
@@ -119,9 +151,7 @@ def _announce(settings: Settings, host: str, port: int) -> None:
     console.print(f"\nDigest is running. Sign up at {url}/")
     if settings.is_dev:
         console.print(f"Outbox (every email sent): {url}/dev/outbox/")
-        password = settings.admin_credential()
-        if password:
-            console.print(f"Editor's pages: {url}/admin (password: {password})")
+        _print_sign_in(settings, url)
     console.print("Press Ctrl-C to stop.\n")
 
 

@@ -45,3 +45,26 @@ def get_community(session: Session, slug: str) -> Community:
 def list_communities(session: Session) -> list[Community]:
     """Every town, by name (the order readers and editors see)."""
     return list(session.scalars(select(Community).order_by(Community.name)))
+
+
+def update_community(session: Session, community: Community, name: str, timezone: str) -> list[str]:
+    """Rename a town or move its time zone; returns the fields that changed.
+
+    Raises DigestError for an empty name or an unknown time zone. A new zone applies from the
+    next slot: editions already built keep their send times. Does not commit.
+    """
+    name = " ".join(name.split())
+    if not name:
+        raise DigestError("give the town a name readers will recognise")
+    if len(name) > 200:
+        raise DigestError("keep the town's name under 200 characters")
+    zone(timezone)
+    changed = []
+    if community.name != name:
+        community.name = name
+        changed.append("name")
+    if community.timezone != timezone:
+        community.timezone = timezone
+        changed.append("timezone")
+    session.flush()
+    return changed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,3 +80,27 @@ def open_newsletters(session: Session) -> list[Newsletter]:
     """The newsletters a reader can join, by name."""
     query = select(Newsletter).where(Newsletter.active.is_(True)).order_by(Newsletter.name)
     return list(session.scalars(query))
+
+
+UTM_PAIR = re.compile(r"[A-Za-z0-9_.\-]+=[A-Za-z0-9_.~%+\-]*")
+
+
+def set_utm_params(session: Session, slug: str, params: str) -> Newsletter:
+    """Set the query parameters added to the newsletter's story links ("" for none).
+
+    Raises NotFoundError for an unknown newsletter, DigestError for a malformed parameter.
+    Does not commit.
+    """
+    newsletter = get_newsletter(session, slug)
+    params = params.strip().lstrip("?&")
+    for pair in (p for p in params.split("&") if p):
+        if not UTM_PAIR.fullmatch(pair):
+            raise DigestError(
+                f"UTM parameter {pair!r} is not key=value "
+                "(write them like utm_source=digest&utm_medium=email)"
+            )
+    if len(params) > 500:
+        raise DigestError("UTM parameters are longer than 500 characters")
+    newsletter.utm_params = params
+    session.flush()
+    return newsletter

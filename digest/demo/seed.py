@@ -10,7 +10,7 @@ sends nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -29,9 +29,13 @@ from digest.sending.editions import reader_towns
 from digest.sending.scheduler import send_here
 from digest.sending.slots import build_slots, latest_past_slots
 from digest.settings import Settings
+from digest.sponsors.campaigns import Booking, CreativeSpec, add_sponsor, book_campaign
+from digest.sponsors.slots import AFTER_TOP
 
 NEWSLETTER = "morning"
 READERS = ("ana", "ben", "chloe")
+SPONSORED_TOWN = "springfield"  # the demo's sample sponsor is booked here; a house ad elsewhere
+CAMPAIGN_DAYS = 60
 
 
 @dataclass
@@ -83,6 +87,39 @@ def seed_demo(session: Session, settings: Settings, now: datetime) -> None:
         community=None,
         newsletters=[NEWSLETTER],
         now=now,
+    )
+    seed_sponsors(session, now)
+
+
+def seed_sponsors(session: Session, now: datetime) -> None:
+    """A sample sponsor booked after the top stories in one town; a house ad everywhere else."""
+    first, last = now.date() - timedelta(days=1), now.date() + timedelta(days=CAMPAIGN_DAYS)
+    add_sponsor(session, "main-street-hardware", "Main Street Hardware", "ads@hardware.example")
+    book_campaign(
+        session,
+        "main-street-hardware",
+        "hardware-winter",
+        CreativeSpec(
+            headline="Winter-ready in one stop: 20% off snow shovels and de-icer",
+            link_url="https://hardware.example/winter",
+            label="Sponsored",
+            text="Family-run on Main Street since 1962. Open 7 am to 7 pm, free parking behind "
+            "the store.",
+        ),
+        Booking(AFTER_TOP, first, last, (NEWSLETTER,), (SPONSORED_TOWN,)),
+    )
+    add_sponsor(session, "house", "Morning Digest")
+    book_campaign(
+        session,
+        "house",
+        "house-advertise",
+        CreativeSpec(
+            headline="Reach your neighbours: advertise in the Morning Digest",
+            link_url="https://news.example/advertise",
+            label="From the newsroom",
+            text="One local business per town and morning. Ask us for this month's rates.",
+        ),
+        Booking(AFTER_TOP, first, last, (NEWSLETTER,), (), house=True),
     )
 
 

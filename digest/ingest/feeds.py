@@ -105,15 +105,24 @@ def remove_feed(session: Session, feed: Feed) -> None:
     session.flush()
 
 
+def set_paused(feed: Feed, paused: bool) -> None:
+    """Pause a feed (never polled; its stories stay) or resume it (polled at the next pass)."""
+    feed.paused = paused
+    if not paused:
+        feed.next_poll_at = None
+
+
 def list_feeds(session: Session) -> list[Feed]:
     return list(session.scalars(select(Feed).order_by(Feed.id)))
 
 
 def due_feeds(session: Session, now: datetime) -> list[Feed]:
-    """Feeds whose next poll is due (or that were never polled), oldest id first."""
+    """Feeds whose next poll is due (or that were never polled), oldest id first; never a
+    paused one."""
     query = (
         select(Feed)
         .where(or_(Feed.next_poll_at.is_(None), Feed.next_poll_at <= now))
+        .where(Feed.paused.is_(False))
         .order_by(Feed.id)
     )
     return list(session.scalars(query))

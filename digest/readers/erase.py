@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from digest.addresses import email_hash, normalize_email
 from digest.models import (
     BounceEvent,
+    ClickEvent,
     ConsentAction,
     Delivery,
     Edition,
@@ -51,6 +52,14 @@ def export_subscriber(session: Session, email: str) -> dict[str, object]:
         "consent_events": [event_dict(session, e) for e in consent_events(session, subscriber.id)],
         "deliveries": _deliveries(session, subscriber.id),
         "bounces": _bounces(session, subscriber.id),
+        "clicks": [
+            {"edition": e.edition_id, "link": e.link_key, "clicked_at": e.clicked_at.isoformat()}
+            for e in session.scalars(
+                select(ClickEvent)
+                .where(ClickEvent.subscriber_id == subscriber.id)
+                .order_by(ClickEvent.clicked_at)
+            )
+        ],
     }
 
 
@@ -120,6 +129,8 @@ def erase_subscriber(session: Session, email: str, now: datetime) -> Erasure:
         removed = len(events)
         for event in events:
             session.delete(event)
+        # Per-reader clicks (docs/analytics.md) are personal data too; aggregates are not.
+        session.execute(delete(ClickEvent).where(ClickEvent.subscriber_id == subscriber.id))
         leave_newsletters(subscriber, now)
         subscriber.updated_at = now
         subscriber.email = None

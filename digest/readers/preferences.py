@@ -161,3 +161,21 @@ def change_preferences(
 
 
 # Records (CASL, GDPR)
+
+
+def set_click_opt_out(
+    session: Session, subscriber_id: int, opt_out: bool, origin: Origin, now: datetime
+) -> bool:
+    """Record the reader's choice about per-reader click counts; True when it changed.
+
+    A change is recorded in the consent history. Raises SubscriberGoneError. Does not commit.
+    """
+    subscriber = live_subscriber(session, subscriber_id)
+    if subscriber.click_opt_out == opt_out:
+        return False
+    subscriber.click_opt_out = opt_out
+    subscriber.updated_at = now
+    detail: dict[str, object] = {"click_counts": "opted out" if opt_out else "allowed"}
+    record_consent(session, subscriber.id, None, ConsentAction.PREFERENCES, origin, now, detail)
+    session.flush()
+    return True

@@ -6,9 +6,11 @@ newsletter, {"s": subscriber id, "n": newsletter id}. The web app (digest/web) r
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
+from digest.ingest.click_links import TrackedLink, make_link_token, make_tag
 from digest.settings import Settings
 from digest.tokens import (
     CONFIRM,
@@ -91,3 +93,56 @@ def web_version_url(
     """`{base_url}/archive/{slug}/{edition_id}/{town}`: an edition's web version for a town."""
     town = quote(community_slug, safe="")
     return f"{archive_url(settings, newsletter_slug)}{edition_id}/{town}"
+
+
+# Tracked links (first-party click analytics, docs/analytics.md)
+
+# Left after every tracked link and filled per message by digest.render.mime with
+# `click_tag` (the send time, and the reader only with per-reader engagement), or removed.
+CLICK_TAG = "__DIGEST_CLICK_TAG__"
+
+
+def tracked_url(
+    settings: Settings,
+    target: str,
+    edition_id: int,
+    community_id: int,
+    link_kind: str,
+    item_id: int | None = None,
+    utm: str = "",
+) -> str:
+    """The link a reader sees for `target` in one edition and town: `{base_url}/r/{token}`.
+
+    `link_kind` is "story", "sponsor" or "web" (view in browser); `item_id` names what is
+    counted (the story id, the sponsor's creative id). `utm` ("utm_source=...&...") is added to
+    the target first. With DIGEST_CLICK_TRACKING off, the target itself is returned. The
+    result ends in CLICK_TAG: use it in a segment's HTML or text, which mime fills per reader.
+    Raises ValueError for an unknown kind.
+    """
+    target = with_utm(target, utm)
+    if not settings.click_tracking:
+        return target
+    link = TrackedLink(edition_id, community_id, link_kind, item_id, target)
+    return f"{settings.base_url}/r/{make_link_token(settings, link)}{CLICK_TAG}"
+
+
+def click_tag(settings: Settings, sent_at: datetime, subscriber_id: int | None) -> str:
+    """What replaces CLICK_TAG in one message; `subscriber_id` only for per-reader engagement."""
+    if not settings.click_tracking:
+        return ""
+    reader = subscriber_id if settings.click_per_reader else None
+    return make_tag(settings, sent_at, reader)
+
+
+def with_utm(url: str, utm: str) -> str:
+    """`url` with the newsletter's UTM parameters added (kept as given when it has them)."""
+    utm = utm.strip().lstrip("?&")
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    present = {pair.split("=")[0] for pair in parts.query.split("&") if pair}
+    extra = "&".join(pair for pair in utm.split("&") if pair and pair.split("=")[0] not in present)
+    if not extra:
+        return url
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))

@@ -23,6 +23,7 @@ from digest.errors import DigestError
 from digest.models import Newsletter
 from digest.render import links
 from digest.render.render import (
+    CLICK_TAG,
     EMAIL,
     GREETING,
     PLACEHOLDERS,
@@ -58,6 +59,8 @@ class Reader:
     subscriber_id: int
     email: str
     name: str | None = None
+    # False when the reader opted out of per-reader click counts (see links.click_tag).
+    counts_clicks: bool = True
 
 
 @dataclass(frozen=True)
@@ -291,6 +294,11 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
         EMAIL: email,
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),
+        CLICK_TAG: links.click_tag(
+            settings,
+            now or template.date,
+            reader.subscriber_id if reader.counts_clicks and reader.delivery_id else None,
+        ),
     }
     if reader.delivery_id is not None:
         tag = message_id_tag(template.settings, template.message_key, reader.delivery_id)

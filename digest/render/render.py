@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from premailer import Premailer
 from digest.curation.sections import LOCAL, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
+from digest.ingest.click_links import STORY, WEB_VERSION
 from digest.ingest.story_text import (
     byline_name,
     first_name,
@@ -32,8 +34,10 @@ from digest.ingest.story_text import (
 from digest.models import Community, Newsletter
 from digest.render import links
 from digest.render.senders import parse_mailbox, sender_of
+from digest.render.sponsor_views import sponsor_views
 from digest.render.templates import email_templates
 from digest.settings import Settings
+from digest.sponsors.slots import SponsorSlot
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,8 @@ GREETING = "__DIGEST_GREETING__"
 EMAIL = "__DIGEST_EMAIL__"
 UNSUBSCRIBE_URL = "__DIGEST_UNSUBSCRIBE_URL__"
 PREFERENCES_URL = "__DIGEST_PREFERENCES_URL__"
-PLACEHOLDERS = (GREETING, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL)
+CLICK_TAG = links.CLICK_TAG  # after each tracked link; a few dozen bytes per message
+PLACEHOLDERS = (GREETING, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, CLICK_TAG)
 PLACEHOLDER_CONTEXT = {
     "greeting": GREETING,
     "email": EMAIL,
@@ -56,6 +61,7 @@ HTML_BUDGET_BYTES = 100_000
 STYLE_BUDGET_BYTES = 16_000
 # Upper bound of what one placeholder becomes, beyond the base URL (a token is ~60 chars).
 PERSONAL_VALUE_BYTES = 260
+CLICK_TAG_BYTES = 40  # "~tSENT.rREADER.SIGNATURE"
 
 TITLE_LIMIT = 200
 SUMMARY_LIMIT = 300
@@ -185,6 +191,42 @@ def greeting(name: str | None) -> str:
     return f"Hi {first}," if first else ""
 
 
+def tracked_views(
+    settings: Settings,
+    newsletter: Newsletter,
+    community: Community,
+    sections: list[Section],
+    views: list[SectionView],
+    edition_id: int,
+) -> list[SectionView]:
+    """The views with each story link through the counted redirect (`links.tracked_url`).
+
+    `views` are `section_views(sections, ...)`: the same non-empty sections, card for card.
+    """
+    kept = [section for section in sections if section.stories]
+    out = []
+    for view, section in zip(views, kept, strict=True):
+        cards = [
+            replace(
+                card,
+                url=links.tracked_url(
+                    settings,
+                    card.url,
+                    edition_id,
+                    community.id,
+                    STORY,
+                    story.story_id,
+                    newsletter.utm_params or "",
+                ),
+            )
+            if card.url is not None
+            else card
+            for card, story in zip(view.cards, section.stories, strict=True)
+        ]
+        out.append(SectionView(view.key, view.title, cards))
+    return out
+
+
 # What every email's footer shows
 
 
@@ -192,7 +234,7 @@ def footer_context(settings: Settings, newsletter: Newsletter | None = None) -> 
     name, address = sender_of(settings, newsletter)
     reply_to = parse_mailbox(newsletter.reply_to) if newsletter and newsletter.reply_to else None
     return {
-        "lang": "en",
+        "lang": (newsletter.language if newsletter else "") or "en",
         "publisher": name or address,
         "postal_address": one_line(settings.postal_address),
         "contact": reply_to[1] if reply_to else address,
@@ -236,7 +278,7 @@ def email_html(html: str) -> str:
 
 def web_version_html(html: str) -> str:
     """The web variant (archive, view in browser): no personal parts, no placeholders."""
-    return WEB_REGION.sub(r"\1", EMAIL_REGION.sub("", html))
+    return WEB_REGION.sub(r"\1", EMAIL_REGION.sub("", html)).replace(CLICK_TAG, "")
 
 
 def style_bytes(html: str) -> int:
@@ -246,8 +288,9 @@ def style_bytes(html: str) -> int:
 def email_html_bytes(settings: Settings, html: str) -> int:
     """Size of the email HTML once the largest personal values replace the placeholders."""
     variant = email_html(html)
-    count = sum(variant.count(placeholder) for placeholder in PLACEHOLDERS)
-    grown = count * (len(settings.base_url) + PERSONAL_VALUE_BYTES)
+    tags = variant.count(CLICK_TAG)
+    count = sum(variant.count(placeholder) for placeholder in PLACEHOLDERS) - tags
+    grown = count * (len(settings.base_url) + PERSONAL_VALUE_BYTES) + tags * CLICK_TAG_BYTES
     return len(variant.encode("utf-8")) + grown
 
 
@@ -262,12 +305,14 @@ def render_segment(
     edition_date: date,
     *,
     edition_id: int | None = None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> RenderedSegment:
     """Render and inline one town's edition once, within the HTML and <style> budgets.
 
     Over budget, the lowest-ranked stories are dropped (and logged) until it fits. With an
     `edition_id` the "view in browser" link goes to the edition's web version, else to the
-    newsletter's archive. Raises EmailTemplateError for a missing or broken template, and
+    newsletter's archive. `sponsors` (by position) are shown in their slots, inside the budget.
+    Raises EmailTemplateError for a missing or broken template, and
     DigestError when the template alone exceeds a budget.
     """
     if isinstance(edition_date, datetime):
@@ -276,7 +321,9 @@ def render_segment(
     total = _count(kept)
     empty_size: int | None = None
     while True:
-        html, text = _render_digest(settings, newsletter, community, kept, edition_date, edition_id)
+        html, text = _render_digest(
+            settings, newsletter, community, kept, edition_date, edition_id, sponsors
+        )
         size, styles = email_html_bytes(settings, html), style_bytes(html)
         if styles >= STYLE_BUDGET_BYTES:
             raise DigestError(
@@ -287,7 +334,7 @@ def render_segment(
             break
         if empty_size is None:
             empty_html, _ = _render_digest(
-                settings, newsletter, community, [], edition_date, edition_id
+                settings, newsletter, community, [], edition_date, edition_id, sponsors
             )
             empty_size = email_html_bytes(settings, empty_html)
         if not kept or empty_size >= HTML_BUDGET_BYTES:
@@ -323,15 +370,22 @@ def digest_context(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None = None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
     views = section_views(sections, edition_date, _zone(community))
     subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
-    web_url = (
-        links.web_version_url(settings, newsletter.slug, edition_id, community.slug)
-        if edition_id is not None
-        else links.archive_url(settings, newsletter.slug)
-    )
+    if edition_id is None:
+        web_url = links.archive_url(settings, newsletter.slug)
+    else:
+        views = tracked_views(settings, newsletter, community, sections, views, edition_id)
+        web_url = links.tracked_url(
+            settings,
+            links.web_version_url(settings, newsletter.slug, edition_id, community.slug),
+            edition_id,
+            community.id,
+            WEB_VERSION,
+        )
     return {
         **footer_context(settings, newsletter),
         "title": subject,
@@ -342,6 +396,11 @@ def digest_context(
         "web_url": web_url,
         "sections": views,
         "story_count": sum(len(view.cards) for view in views),
+        "sponsors": sponsor_views(sponsors or {}),
+        # Branding set in the admin (checked there: an https logo, a #rrggbb colour).
+        "logo_url": newsletter.logo_url or "",
+        "accent_color": newsletter.accent_color or "",
+        "footer_note": one_line(newsletter.footer_text or "", 500),
     }
 
 
@@ -352,8 +411,11 @@ def _render_digest(
     sections: list[Section],
     edition_date: date,
     edition_id: int | None,
+    sponsors: Mapping[str, SponsorSlot] | None = None,
 ) -> tuple[str, str]:
-    context = digest_context(settings, newsletter, community, sections, edition_date, edition_id)
+    context = digest_context(
+        settings, newsletter, community, sections, edition_date, edition_id, sponsors
+    )
     templates = email_templates()
     html = inline_css(templates.render(f"{template_name(newsletter)}.html", **context))
     text = normalize_text(templates.render(f"{template_name(newsletter)}.txt", **context))

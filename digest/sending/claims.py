@@ -46,6 +46,7 @@ class Claimed:
     name: str | None
     attempts: int
     created_at: datetime
+    click_opt_out: bool = False  # the reader's "do not count my clicks" (docs/analytics.md)
 
 
 def new_token() -> str:
@@ -104,12 +105,13 @@ def claim(
             Subscriber.name,
             Delivery.attempts,
             Delivery.created_at,
+            Subscriber.click_opt_out,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(ids))
         .order_by(Delivery.id)
     ).all()
-    return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7]) for r in rows]
+    return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
 
 def renew(

@@ -87,7 +87,13 @@ class Sender:
         return self.templates[segment_id]
 
     def send(self, template: MessageTemplate, item: Claimed, now: datetime) -> Outcome:
-        reader = Reader(item.delivery_id, item.subscriber_id, item.email, item.name)
+        reader = Reader(
+            item.delivery_id,
+            item.subscriber_id,
+            item.email,
+            item.name,
+            counts_clicks=not item.click_opt_out,
+        )
         try:
             message = compose(template, reader, now)
         except MimeError as exc:

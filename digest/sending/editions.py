@@ -31,10 +31,11 @@ from digest.models import (
     Subscription,
     SubscriptionStatus,
 )
-from digest.render.render import render_segment
+from digest.render.render import RenderedSegment, render_segment
 from digest.sending import states
 from digest.sending.audience_segments import audience_segments
 from digest.settings import Settings
+from digest.sponsors.choose import choose_slots, placements
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
@@ -106,7 +107,8 @@ def build_segment(
     town: Community,
     now: datetime,
 ) -> EditionSegment:
-    """One town's segment: its curated stories, frozen, and its HTML and text, inlined once."""
+    """One town's segment: its curated stories and sponsors, frozen, and its HTML and text,
+    inlined once (so every reader of the town gets the same ad, counted from `placements`)."""
     segment = EditionSegment(
         edition_id=edition.id,
         community_id=town.id,
@@ -120,9 +122,23 @@ def build_segment(
     if curation.skip_reason is not None:
         segment.skip_reason = curation.skip_reason
         return segment
+    sponsors = choose_slots(session, newsletter, town, edition.slot.date())
     rendered = render_segment(
-        settings, newsletter, town, curation.sections, edition.slot.date(), edition_id=edition.id
+        settings,
+        newsletter,
+        town,
+        curation.sections,
+        edition.slot.date(),
+        edition_id=edition.id,
+        sponsors=sponsors,
     )
+    segment.placements.extend(placements(sponsors))
+    freeze(segment, rendered)
+    return segment
+
+
+def freeze(segment: EditionSegment, rendered: RenderedSegment) -> None:
+    """Keep what was rendered in the segment: the stories kept, subject, HTML and text."""
     kept = rendered.sections
     segment.sections = sections_to_json(kept)
     segment.story_ids = [card.story_id for section in kept for card in section.stories]
@@ -132,7 +148,6 @@ def build_segment(
     segment.html = rendered.html
     segment.text = rendered.text
     segment.dropped_stories = rendered.dropped_stories
-    return segment
 
 
 def pause(session: Session, edition: Edition) -> None:

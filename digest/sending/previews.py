@@ -18,6 +18,7 @@ from digest.models import Community, Newsletter
 from digest.render.render import RenderedSegment, render_segment, web_version_html
 from digest.sending.slots import next_slot
 from digest.settings import Settings
+from digest.sponsors.choose import choose_slots
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Preview:
     dropped_stories: int = 0
     skip_reason: str | None = None
     rendered: RenderedSegment | None = None  # the email variant, for a sample message
+    sponsors: tuple[str, ...] = ()  # "position: sponsor (campaign)" for each filled slot
 
 
 def curate_next(
@@ -68,7 +70,11 @@ def preview_next_edition(
     if curation.skip_reason is not None:
         return Preview(newsletter.slug, town.slug, slot, at, skip_reason=curation.skip_reason)
     edition_date = slot.date() if slot is not None else now.date()
-    rendered = render_segment(settings, newsletter, town, curation.sections, edition_date)
+    # The sponsors booked (or swapped in) for that day, as the frozen segment will carry them.
+    sponsors = choose_slots(session, newsletter, town, edition_date)
+    rendered = render_segment(
+        settings, newsletter, town, curation.sections, edition_date, sponsors=sponsors
+    )
     return Preview(
         newsletter.slug,
         town.slug,
@@ -79,4 +85,8 @@ def preview_next_edition(
         stories=sum(len(section.stories) for section in rendered.sections),
         dropped_stories=rendered.dropped_stories,
         rendered=rendered,
+        sponsors=tuple(
+            f"{ad.position}: {ad.sponsor}{' (house ad)' if ad.house else ''}"
+            for ad in sponsors.values()
+        ),
     )

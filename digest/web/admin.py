@@ -1,17 +1,13 @@
 """The editor's view (/admin): editions and their progress, pause/resume/cancel, a preview of
 any town's next edition, feed health, readers per town, and signups over time.
 
-Behind HTTP Basic with DIGEST_ADMIN_PASSWORD (any user name). Every page works without
+Behind a signed-in account (digest.web.auth). Every page works without
 JavaScript: the live progress is a small framed page that the browser reloads by itself
-(a `Refresh` header) while an edition is sending. Buttons post with the signed form token.
+(a `Refresh` header) while an edition is sending. Buttons post with the session's form token.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
 from typing import Annotated, Any, Literal, Protocol
 
@@ -20,21 +16,24 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.accounts.audit import record
+from digest.accounts.users import NotAllowedError, require_town
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
+from digest.ingest import clicks as click_store
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
 from digest.render.render import web_version_html
 from digest.sending import delivery, editions, states, stats
 from digest.sending.previews import preview_next_edition
 from digest.sending.progress import controls, edition_progress
 from digest.sending.states import DELIVERY_STATE_ORDER
+from digest.web.auth import CheckedForm, current_user, session_form_token
 from digest.web.charts import signup_chart
 from digest.web.context import WebContext, context
-from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_FIELD, FormToken
+from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_FIELD
 
 log = logging.getLogger(__name__)
 
-REALM = 'Basic realm="Digest editors", charset="UTF-8"'
 # The admin pages frame their own previews and progress; nothing else may frame them.
 ADMIN_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'"
 # A framed part of an admin page (live progress): framed by this site only.
@@ -82,71 +81,35 @@ def edition_starter(request: Request) -> EditionStarter:
     return starter or CeleryEditionStarter()
 
 
-# Authentication
-
-
-def _digest(value: str) -> bytes:
-    return hashlib.sha256(value.encode("utf-8")).digest()
-
-
-def password_matches(given: str, expected: str) -> bool:
-    """Constant-time comparison (hashing first hides the expected password's length too)."""
-    return hmac.compare_digest(_digest(given), _digest(expected))
-
-
-def _basic_password(request: Request) -> str | None:
-    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic" or not encoded:
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    _user, colon, password = decoded.partition(":")
-    return password if colon else None
-
-
-def editor(request: Request) -> None:
-    """Lets the request through with the right password; 401 otherwise, 503 when none is set.
-
-    Plain `def`: in dev the password is read from a file, which is no work for the event loop.
-    """
-    web: WebContext = request.app.state.web
-    expected = web.settings.admin_credential()
-    if expected is None:
-        raise HTTPException(
-            503,
-            "The editor's pages are off: set DIGEST_ADMIN_PASSWORD to a password of your "
-            "choice and restart the web app.",
-        )
-    given = _basic_password(request)
-    if given is None or not password_matches(given, expected):
-        raise HTTPException(
-            401,
-            "The editor's pages need the admin password (DIGEST_ADMIN_PASSWORD; in dev, the "
-            "one `digest serve` prints). Any user name works.",
-            headers={"www-authenticate": REALM},
-        )
-
-
-router = APIRouter(prefix="/admin", dependencies=[Depends(editor)], include_in_schema=False)
+router = APIRouter(prefix="/admin", dependencies=[Depends(current_user)], include_in_schema=False)
+# The name other admin routers (the desk) protected themselves with before accounts: the same
+# session check. New code takes `CurrentUser` from digest.web.auth.
+editor = current_user
 Web = Annotated[WebContext, Depends(context)]
 Starter = Annotated[EditionStarter, Depends(edition_starter)]
 EditionId = Annotated[int, Path(ge=1, le=2**62)]
 Slug = Annotated[str, Query(max_length=64)]
 
 
-def _page(
+def admin_page(
     web: WebContext, request: Request, name: str, status: int = 200, **values: Any
 ) -> Response:
-    token, fresh = web.guard.issue(request)
+    """An admin page for the signed-in user, its forms carrying their session's token."""
     values.setdefault("section", "overview")
     response = web.page(
-        name, status, form_token=token, csrf_field=CSRF_FIELD, dev=web.settings.is_dev, **values
+        name,
+        status,
+        form_token=session_form_token(request),
+        csrf_field=CSRF_FIELD,
+        dev=web.settings.is_dev,
+        user=current_user(request),
+        **values,
     )
     response.headers["content-security-policy"] = ADMIN_POLICY
-    web.guard.set_cookie(response, fresh)
     return response
+
+
+_page = admin_page
 
 
 def _edition(session: Session, edition_id: int) -> Edition:
@@ -172,7 +135,7 @@ def dashboard(request: Request, web: Web) -> Response:
     totals: dict[str, int] = {}
     for row in readers:
         totals[row.newsletter] = totals.get(row.newsletter, 0) + row.confirmed
-    return _page(
+    return admin_page(
         web,
         request,
         "admin/dashboard.html",
@@ -273,6 +236,7 @@ def edition_page(
     with web.transaction() as session:
         edition = _edition(session, edition_id)
         item = edition_progress(session, edition)
+        town_clicks = {t.community_id: t for t in click_store.edition_clicks(session, edition_id)}
         segments = [
             {
                 "town": segment.community.name,
@@ -283,11 +247,12 @@ def edition_page(
                 "skip_reason": segment.skip_reason,
                 "send_at": segment.send_at,
                 "has_html": bool(segment.html),
+                "clicks": town_clicks.get(segment.community_id),
             }
             for segment in sorted(edition.segments, key=lambda s: s.community.name)
         ]
         newsletter = edition.newsletter.name
-    response = _page(
+    response = admin_page(
         web,
         request,
         "admin/edition.html",
@@ -332,24 +297,30 @@ def control(
     request: Request,
     web: Web,
     starter: Starter,
-    _checked: FormToken,
+    user: CheckedForm,
 ) -> Response:
     """Pause, resume or cancel an edition; resuming queues the sending after the commit."""
     try:
         with web.transaction() as session:
             edition = _edition(session, edition_id)
+            for segment in edition.segments:
+                require_town(user, segment.community_id)
             if action == "pause":
                 editions.pause(session, edition)
             elif action == "resume":
                 delivery.resume(session, edition)
             else:
                 editions.cancel(session, edition, web.clock.now())
+            target = f"edition {edition_id}"
+            record(session, user, f"edition.{action}", target, None, web.clock.now())
+    except NotAllowedError:
+        raise
     except DigestError as exc:
         back = f"/admin/editions/{edition_id}"
-        return _page(
+        return admin_page(
             web, request, "message.html", 409, title="Not possible now", message=str(exc), back=back
         )
-    log.info("edition %s: %s by an editor", edition_id, action)
+    log.info("edition %s: %s by %s", edition_id, action, user.email)
     done: str = action
     if action == "resume":
         try:
@@ -381,7 +352,7 @@ def preview_page(request: Request, web: Web, newsletter: Slug = "", town: Slug =
                 )
             except DigestError as exc:
                 error = str(exc)
-    return _page(
+    return admin_page(
         web,
         request,
         "admin/preview.html",

@@ -11,21 +11,42 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 
 from digest import __version__
+from digest.accounts.users import NotAllowedError
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
+from digest.ingest.click_buffer import ClickBuffer
 from digest.settings import Settings
-from digest.web import admin, archive, bounces, choices, email_change, outbox, reader, signup
+from digest.web import (
+    admin,
+    archive,
+    audit,
+    auth,
+    bounces,
+    choices,
+    clicks,
+    email_change,
+    feeds,
+    newsletters,
+    outbox,
+    reader,
+    reader_lookup,
+    signup,
+    sponsors,
+    suppressions,
+    towns,
+)
 from digest.web.context import (
     CeleryNotifier,
     Notifier,
@@ -47,7 +68,8 @@ log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Something in the request is wrong",
-    401: "Password needed",
+    401: "Please sign in",
+    403: "Not allowed",
     404: "Page not found",
     405: "This page does not take that request",
     413: "The request is too large",
@@ -73,6 +95,8 @@ def create_app(
         notifier=notifier or CeleryNotifier(),
         clock=clock or SYSTEM_CLOCK,
     )
+    click_buffer = ClickBuffer(settings.click_burst_links)
+    click_flusher = clicks.ClickFlusher(web, click_buffer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -80,8 +104,12 @@ def create_app(
         # process: keep it out of the garbage collector's full passes, which then stay short.
         gc.collect()
         gc.freeze()
-        yield
-        engine.dispose()
+        click_flusher.start()
+        try:
+            yield
+        finally:
+            click_flusher.stop()  # the last counts reach the store before the process ends
+            engine.dispose()
 
     app = FastAPI(
         title="Digest readers' web",
@@ -92,14 +120,22 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.web = web
+    app.state.click_buffer = click_buffer
+    app.state.click_flusher = click_flusher
     app.include_router(signup.router)
     app.include_router(reader.router)
     app.include_router(choices.router)
     app.include_router(email_change.router)
     app.include_router(archive.router)
+    app.include_router(auth.router)
     app.include_router(admin.router)
+    app.include_router(sponsors.admin_router)
+    app.include_router(sponsors.public_router)
+    for settings_page in (newsletters, towns, feeds, suppressions, reader_lookup, audit):
+        app.include_router(settings_page.router)
     app.include_router(outbox.router)
     app.include_router(bounces.router)
+    app.include_router(clicks.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], summary="Database and broker")
     app.mount("/static", StaticFiles(directory=web_templates() / "static"), name="static")
     _install_error_pages(app, web)
@@ -112,6 +148,8 @@ def create_app(
     )
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders, https=settings.base_url.startswith("https://"))
+    # Outermost: a click is answered before any other middleware or the router runs.
+    app.add_middleware(clicks.FastRedirect, web=web, buffer=click_buffer)
     return app
 
 
@@ -167,6 +205,21 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
         if _wants_json(request):
             return _error(web, request, 422, "The request is not valid: see `fields`.", fields)
         return _error(web, request, 400, "This address is not valid. Check the link in your email.")
+
+    @app.exception_handler(auth.LoginRequiredError)
+    async def login_required(request: Request, exc: auth.LoginRequiredError) -> Response:
+        if request.method == "GET" and not request.url.path.endswith(".json"):
+            target = quote(
+                request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            )
+            return RedirectResponse(f"{auth.LOGIN_PATH}?next={target}", status_code=303)
+        message = "Please sign in first: your session has ended or you never signed in."
+        return _error(web, request, 401, message)
+
+    @app.exception_handler(NotAllowedError)
+    async def not_allowed(request: Request, exc: NotAllowedError) -> Response:
+        log.warning("refused %s %s: %s", request.method, request.url.path, exc)
+        return _error(web, request, 403, str(exc))
 
     @app.exception_handler(FormRejectedError)
     async def form_rejected(request: Request, exc: FormRejectedError) -> Response:

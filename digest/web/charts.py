@@ -1,4 +1,5 @@
-"""The admin's signup chart: daily signups and unsubscribes as paired bars, drawn server-side.
+"""The admin's charts, drawn server-side: daily signups and unsubscribes as paired bars, and a
+campaign's daily impressions as single bars.
 
 Only geometry is computed here; `admin/chart.html` turns it into inline SVG (no script, no
 library), and the same numbers are in a table next to it for screen readers.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from digest.sending.stats import DailySignups
 
@@ -117,3 +119,43 @@ def signup_chart(days: list[DailySignups]) -> SignupChart:
 
 def _bar(x: float, baseline: float, width: float, height: float, title: str) -> Bar:
     return Bar(round(x, 2), round(baseline - height, 2), round(width, 2), height, title)
+
+
+@dataclass(frozen=True)
+class BarChart:
+    """One series of bars per day (a campaign's delivered impressions), same geometry."""
+
+    width: int
+    height: int
+    left: int
+    right_edge: int
+    baseline: float
+    bars: list[Bar]
+    ticks: list[Tick]
+    days: list[DayLabel]
+
+
+def daily_bar_chart(points: list[tuple[date, int, str]]) -> BarChart:
+    """Bars of (day, value, tooltip), oldest on the left, on a scale of 1, 2, 5, 10..."""
+    top = nice_ceiling(max([value for _day, value, _title in points] + [0]))
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    baseline = float(TOP + plot_height)
+    slot = plot_width / max(len(points), 1)
+    width = max(min(slot * 0.6, 48.0), 1.0)
+    bars, labels = [], []
+    for index, (day, value, title) in enumerate(points):
+        x = LEFT + index * slot + (slot - width) / 2
+        bars.append(_bar(x, baseline, width, round(plot_height * value / top, 2), title))
+        if index in (0, len(points) // 2, len(points) - 1):
+            anchor = "start" if index == 0 else "end" if index == len(points) - 1 else "middle"
+            edge = {"start": x, "middle": x + width / 2, "end": x + width}[anchor]
+            labels.append(DayLabel(round(edge, 2), f"{day:%b} {day.day}", anchor))
+    ticks = [
+        Tick(round(baseline - plot_height * share, 2), str(round(top * share)))
+        for share in ((0.0, 0.5, 1.0) if top % 2 == 0 else (0.0, 1.0))
+    ]
+    unique = {label.label: label for label in labels}  # one day shows one label
+    return BarChart(
+        WIDTH, HEIGHT, LEFT, WIDTH - RIGHT, baseline, bars, ticks, list(unique.values())
+    )

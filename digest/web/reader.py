@@ -18,7 +18,12 @@ from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
 from digest.readers.choices import apply_choices, choices_of
 from digest.readers.consent import consent_wording
-from digest.readers.preferences import change_preferences, live_subscriptions, unsubscribe
+from digest.readers.preferences import (
+    change_preferences,
+    live_subscriptions,
+    set_click_opt_out,
+    unsubscribe,
+)
 from digest.readers.signup import SignupError, confirm, pending_newsletters
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
@@ -246,6 +251,7 @@ def _preferences_page(
         letters = [(n.slug, n.name, n.description) for n in open_newsletters(session)]
         values.setdefault("community", subscriber.community.slug)
         values.setdefault("chosen", receiving)
+        values.setdefault("click_opt_out", subscriber.click_opt_out)
         values["choices"] = choices_of(session, subscriber_id, web.clock.now())
         values["email_action"] = f"{request.url.path}/email"
         email = subscriber.email
@@ -258,6 +264,7 @@ def _preferences_page(
         newsletters=letters,
         email=email,
         wording=consent_wording(web.settings),
+        per_reader_clicks=web.settings.click_per_reader,
         **values,
     )
 
@@ -299,6 +306,9 @@ def preferences_post(
                 wording=consent_wording(web.settings),
                 now=web.clock.now(),
             )
+            if web.settings.click_per_reader:  # the choice is only offered when it means something
+                opt_out = form.get("click_opt_out") == "yes"
+                set_click_opt_out(session, subscriber_id, opt_out, origin, web.clock.now())
             said = apply_choices(
                 session,
                 subscriber_id,

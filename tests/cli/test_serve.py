@@ -63,6 +63,7 @@ def test_demo_in_a_fresh_directory_fills_the_outbox(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Stories ingested: 18" in result.stdout
     assert "Messages written: 9" in result.stdout
+    check_first_admin(result.stdout, tmp_path)
     outbox = mailbox.Maildir(tmp_path / "var" / "outbox", create=False)
     raw = [outbox.get_bytes(key) for key in outbox.iterkeys()]
     assert len(raw) == 9
@@ -81,7 +82,27 @@ def test_demo_in_a_fresh_directory_fills_the_outbox(tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert "Messages written: 0" in again.stdout  # the same edition is never sent twice
+    assert "forgot a password? `digest users reset-password EMAIL`" in again.stdout
     assert len(mailbox.Maildir(tmp_path / "var" / "outbox", create=False)) == 9
+
+
+def check_first_admin(output: str, directory: Path) -> None:
+    """The demo added the first admin and printed a password that signs in, once."""
+    from datetime import UTC, datetime
+
+    from digest.accounts.users import authenticate
+    from digest.db import make_engine, make_session_factory
+
+    found = re.search(r"sign in as (\S+) with the password (\S+);", output)
+    assert found, output
+    engine = make_engine(f"sqlite:///{directory / 'var' / 'digest.db'}")
+    try:
+        with make_session_factory(engine)() as session:
+            user = authenticate(session, found[1], found[2], datetime.now(UTC))
+            assert user is not None
+            assert user.role == "admin"
+    finally:
+        engine.dispose()
 
 
 def check_digest_email(data: bytes) -> None:

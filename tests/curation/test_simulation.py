@@ -46,7 +46,8 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.sending.scheduler import run_here
-from digest.settings import load_settings
+from digest.settings import Settings, load_settings
+from tests.support.digests import link_target
 
 START = datetime(2026, 10, 27, 0, 0, tzinfo=UTC)
 DAYS = 14
@@ -438,7 +439,9 @@ class Received:
     urls: list[str]
 
 
-def read_outbox(path: Path) -> list[Received]:
+def read_outbox(path: Path, settings: Settings) -> list[Received]:
+    """The messages in the outbox, each with the story URLs its links lead to (through the
+    counted redirect: tests/ingest/test_clicks.py)."""
     found = []
     for raw in mailbox.Maildir(path, factory=None, create=False):
         message = message_from_bytes(raw.as_bytes(), policy=policy.default)
@@ -446,7 +449,9 @@ def read_outbox(path: Path) -> list[Received]:
         to = str(message["To"])
         text = message.get_body(("plain",))
         assert text is not None
-        urls = re.findall(r"^(https://\S+\.example/\S+)$", text.get_content(), re.M)
+        links = re.findall(r"^(https?://\S+)$", text.get_content(), re.M)
+        targets = [link_target(settings, link) for link in links]
+        urls = [url for url in targets if re.fullmatch(r"https://\S+\.example/\S+", url)]
         town = to.split("@")[1].split(".")[0].rstrip(">")
         found.append(Received(town, to, str(message["Subject"]), urls))
     return found
@@ -473,7 +478,7 @@ def test_fourteen_mornings_in_three_towns(committed: sessionmaker[Session], tmp_
         run_here(committed, settings, clock)
         clock.advance(hours=1)
 
-    received = read_outbox(outbox)
+    received = read_outbox(outbox, settings)
     with committed() as session:
         statuses = session.scalars(select(Edition.status)).all()
         sent_at = session.execute(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.accounts.passwords import hash_password
 from digest.curation.schedules import slot_instant
 from digest.models import (
+    Community,
     ConsentAction,
     ConsentEvent,
     Delivery,
@@ -19,13 +24,19 @@ from digest.models import (
     EditionStatus,
     Feed,
     Newsletter,
+    Role,
     SubscriptionStatus,
+    User,
 )
 from digest.sending import delivery
 from tests import factories
 from tests.factories import NOW
 
+ADMIN_EMAIL = "admin@example.org"
 ADMIN_PASSWORD = "editor-password-for-tests"
+EDITOR_EMAIL = "editor@example.org"
+TOWN_EDITOR_EMAIL = "riverton-editor@example.org"
+TOKEN_FIELD = re.compile(r'name="form_token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,49 @@ def newsroom(sessions: sessionmaker[Session], now: datetime = NOW) -> Newsroom:
             # At the slot's own moment in the town, as the scheduler sets it.
             segment.send_at = slot_instant(segment.edition.slot, segment.community.timezone)
         _consent_history(session, now)
+        accounts(session, riverton)
         return Newsroom(sent.id, sending.id, ready.id)
+
+
+@cache
+def _password_hash() -> str:
+    # argon2 is slow on purpose: hash the tests' one password once per run.
+    return hash_password(ADMIN_PASSWORD)
+
+
+def accounts(session: Session, town: Community) -> None:
+    """An admin, an editor of every town and an editor of one town, all with ADMIN_PASSWORD."""
+    people = [
+        (ADMIN_EMAIL, Role.ADMIN, "Ada Admin", []),
+        (EDITOR_EMAIL, Role.EDITOR, "Eddie Editor", []),
+        (TOWN_EDITOR_EMAIL, Role.EDITOR, "Rita Riverton", [town]),
+    ]
+    for email, role, name, towns in people:
+        user = User(email=email, name=name, role=role, password_hash=_password_hash())
+        user.towns = towns
+        session.add(user)
+    session.flush()
+
+
+def log_in(client: Any, email: str = ADMIN_EMAIL, password: str = ADMIN_PASSWORD) -> Any:
+    """Sign in through the form as a browser would (a TestClient keeps the cookies)."""
+    page = client.get("/admin/login")
+    match = TOKEN_FIELD.search(page.text)
+    assert match, "no form token on the login page"
+    return client.post(
+        "/admin/login",
+        data={"form_token": match.group(1), "email": email, "password": password},
+        follow_redirects=False,
+    )
+
+
+def browser_log_in(page: Any, base_url: str, email: str = ADMIN_EMAIL) -> None:
+    """Sign in with the form in a Playwright page, and wait for the overview."""
+    page.goto(base_url + "/admin/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base_url + "/admin/")
 
 
 def _edition(

@@ -242,6 +242,20 @@ class LinkCollector(HTMLParser):
             self.headlines[-1] += data
 
 
+def link_target(settings: Settings, url: str) -> str:
+    """Where a link leads: the signed target of a tracked /r/ link, else the link itself."""
+    from digest.ingest.click_links import TAG_SEPARATOR, read_link_token
+    from digest.render.links import CLICK_TAG
+
+    prefix = f"{settings.base_url}/r/"
+    if not url.startswith(prefix):
+        return url
+    token = url.removeprefix(prefix).replace(CLICK_TAG, "").partition(TAG_SEPARATOR)[0]
+    link = read_link_token(settings, token)
+    assert link is not None, f"{url} is not a valid tracked link"
+    return link.url
+
+
 def collect_links(html: str) -> LinkCollector:
     collector = LinkCollector()
     collector.feed(html)

@@ -1,4 +1,4 @@
-"""The editor's view (/admin) through FastAPI's TestClient: the password, every page, the
+"""The editor's view (/admin) through FastAPI's TestClient: signing in, every page, the
 controls changing the edition in the database, the live progress and the preview."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,14 +17,12 @@ from digest.clock import FixedClock
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, Newsletter
 from digest.settings import Settings, load_settings
 from digest.web import create_app
-from digest.web.admin import password_matches
 from digest.web.charts import nice_ceiling
 from tests.factories import NOW
-from tests.support.admin import ADMIN_PASSWORD, Newsroom, newsroom
+from tests.support.admin import Newsroom, log_in, newsroom
 from tests.support.web import RecordingNotifier, form_token
 
 MakeClient = Callable[..., TestClient]
-AUTH = ("editor", ADMIN_PASSWORD)
 
 
 class RecordingStarter:
@@ -39,7 +36,6 @@ class RecordingStarter:
 def admin_settings(**overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": os.environ["DIGEST_DATABASE_URL"],
-        "admin_password": ADMIN_PASSWORD,
     }
     values.update(overrides)
     return load_settings(**values)
@@ -75,7 +71,10 @@ def make_client(starter: RecordingStarter) -> Iterator[MakeClient]:
 
 @pytest.fixture
 def client(make_client: MakeClient, room: Newsroom) -> TestClient:
-    return make_client()
+    """Signed in as an admin."""
+    client = make_client()
+    assert log_in(client).status_code == 303
+    return client
 
 
 def status_of(sessions: sessionmaker[Session], edition_id: int) -> EditionStatus:
@@ -87,44 +86,27 @@ def status_of(sessions: sessionmaker[Session], edition_id: int) -> EditionStatus
 
 def press(client: TestClient, edition_id: int, action: str, token: str | None = "page") -> Any:
     """Press an edition's button as a browser would (the token from a page with buttons)."""
-    page = client.get("/admin/", auth=AUTH)
+    page = client.get("/admin/")
     data = {"form_token": form_token(page.text) if token == "page" else token}
     return client.post(
         f"/admin/editions/{edition_id}/{action}",
         data={k: v for k, v in data.items() if v is not None},
-        auth=AUTH,
         follow_redirects=False,
     )
 
 
-# The password
+# Signing in (the accounts themselves: tests/web/test_accounts.py)
 
 
-def test_admin_without_a_password_is_asked_for_one(client: TestClient) -> None:
-    response = client.get("/admin/")
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith('Basic realm="Digest editors"')
-    assert "DIGEST_ADMIN_PASSWORD" in response.text
-    assert "confirmed readers" not in response.text
+def test_admin_without_a_session_goes_to_the_login_form(make_client: MakeClient) -> None:
+    client = make_client()
+    response = client.get("/admin/editions/1?done=pause", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/login?next=/admin/editions/1%3Fdone%3Dpause"
+    assert "confirmed readers" not in client.get("/admin/").text
 
 
-@pytest.mark.parametrize(
-    "auth",
-    [("editor", "wrong"), ("editor", ADMIN_PASSWORD + "x"), ("editor", ""), (ADMIN_PASSWORD, "")],
-)
-def test_a_wrong_password_is_refused(client: TestClient, auth: tuple[str, str]) -> None:
-    response = client.get("/admin/", auth=auth)
-    assert response.status_code == 401
-    assert "www-authenticate" in response.headers
-
-
-def test_a_malformed_authorization_header_is_refused(client: TestClient) -> None:
-    for header in ("Basic !!!", "Bearer abc", "Basic " + "bm9jb2xvbg==", "Basic"):
-        response = client.get("/admin/", headers={"authorization": header})
-        assert response.status_code == 401, header
-
-
-def test_the_right_password_opens_every_admin_page(client: TestClient, room: Newsroom) -> None:
+def test_a_session_opens_every_admin_page(make_client: MakeClient, room: Newsroom) -> None:
     pages = [
         "/admin/",
         "/admin/live",
@@ -136,59 +118,18 @@ def test_the_right_password_opens_every_admin_page(client: TestClient, room: New
         "/admin/preview?newsletter=morning&town=springfield",
         "/admin/preview/page?newsletter=morning&town=springfield",
     ]
+    client = make_client()
     for page in pages:
-        assert client.get(page).status_code == 401, page
-        assert client.get(page, auth=("anyone", ADMIN_PASSWORD)).status_code == 200, page
+        assert client.get(page, follow_redirects=False).status_code in (303, 401), page
+    log_in(client)
+    for page in pages:
+        assert client.get(page).status_code == 200, page
 
 
-def test_controls_need_the_password_too(client: TestClient, room: Newsroom) -> None:
+def test_controls_need_a_session_too(make_client: MakeClient, room: Newsroom) -> None:
+    client = make_client()
     response = client.post(f"/admin/editions/{room.sending}/pause", data={"form_token": "x"})
     assert response.status_code == 401
-
-
-def test_prod_without_a_password_turns_admin_off(make_client: MakeClient, room: Newsroom) -> None:
-    client = make_client(env="prod", secret_key="a-real-secret-for-this-test", admin_password="")
-    response = client.get("/admin/", auth=AUTH)
-    assert response.status_code == 503
-    assert "DIGEST_ADMIN_PASSWORD" in response.text
-
-
-def test_prod_refuses_a_published_password(make_client: MakeClient, room: Newsroom) -> None:
-    client = make_client(
-        env="prod", secret_key="a-real-secret-for-this-test", admin_password="changeme"
-    )
-    assert client.get("/admin/", auth=("editor", "changeme")).status_code == 503
-
-
-def test_dev_generates_one_password_into_var(tmp_path: Path) -> None:
-    settings = load_settings(env="dev", var_dir=tmp_path, admin_password=None)
-    first = settings.admin_credential()
-    assert first is not None
-    assert len(first) >= 20
-    assert (tmp_path / "admin_password").read_text().strip() == first
-    assert (tmp_path / "admin_password").stat().st_mode & 0o777 == 0o600
-    again = load_settings(env="dev", var_dir=tmp_path, admin_password=None).admin_credential()
-    assert again == first
-    assert (
-        load_settings(env="dev", var_dir=tmp_path, admin_password="mine").admin_credential()
-        == "mine"
-    )
-
-
-def test_dev_admin_opens_with_the_generated_password(
-    make_client: MakeClient, room: Newsroom, tmp_path: Path
-) -> None:
-    client = make_client(env="dev", var_dir=tmp_path, admin_password="")
-    assert client.get("/admin/").status_code == 401  # creates it on first use
-    password = (tmp_path / "admin_password").read_text().strip()
-    assert client.get("/admin/", auth=("editor", password)).status_code == 200
-
-
-def test_passwords_compare_exactly() -> None:
-    assert password_matches("s3cret", "s3cret")
-    assert not password_matches("s3cret", "s3cre")
-    assert not password_matches("S3cret", "s3cret")
-    assert password_matches("pässwörd", "pässwörd")
 
 
 # The overview
@@ -197,9 +138,11 @@ def test_passwords_compare_exactly() -> None:
 def test_overview_shows_editions_with_status_counts_and_progress(
     client: TestClient, room: Newsroom
 ) -> None:
-    page = client.get("/admin/", auth=AUTH)
+    page = client.get("/admin/")
     html = page.text
-    row = re.search(rf'<tr>\s*<td><a href="/admin/editions/{room.sending}">.*?</tr>', html, re.S)
+    row = re.search(
+        rf'<tr>\s*<td[^>]*><a href="/admin/editions/{room.sending}">.*?</tr>', html, re.S
+    )
     assert row is not None
     sending = row.group(0)
     assert "sending" in sending
@@ -208,7 +151,9 @@ def test_overview_shows_editions_with_status_counts_and_progress(
     assert f'action="/admin/editions/{room.sending}/pause"' in sending
     assert f'action="/admin/editions/{room.sending}/cancel"' in sending
     assert "/resume" not in sending
-    sent_row = re.search(rf'<tr>\s*<td><a href="/admin/editions/{room.sent}">.*?</tr>', html, re.S)
+    sent_row = re.search(
+        rf'<tr>\s*<td[^>]*><a href="/admin/editions/{room.sent}">.*?</tr>', html, re.S
+    )
     assert sent_row is not None
     assert "9 of 9 (100%)" in sent_row.group(0)
     assert "<form" not in sent_row.group(0)  # nothing to control once sent
@@ -216,9 +161,9 @@ def test_overview_shows_editions_with_status_counts_and_progress(
 
 
 def test_overview_counts_readers_per_town_and_newsletter(client: TestClient) -> None:
-    html = client.get("/admin/", auth=AUTH).text
+    html = client.get("/admin/").text
     cells = re.findall(
-        r"<tr><td>morning</td><td>(\w+)</td>\s*((?:<td[^>]*>[\d,]+</td>\s*)+)</tr>", html
+        r"<tr><td[^>]*>morning</td><td[^>]*>(\w+)</td>\s*((?:<td[^>]*>[\d,]+</td>\s*)+)</tr>", html
     )
     table = {town: re.findall(r">([\d,]+)<", numbers) for town, numbers in cells}
     assert table == {"riverton": ["3", "0", "1"], "springfield": ["6", "2", "0"]}
@@ -226,7 +171,7 @@ def test_overview_counts_readers_per_town_and_newsletter(client: TestClient) -> 
 
 
 def test_overview_charts_signups_and_unsubscribes(client: TestClient) -> None:
-    html = client.get("/admin/", auth=AUTH).text
+    html = client.get("/admin/").text
     svg = html[html.index("<svg") : html.index("</svg>")]
     assert "<script" not in html
     assert svg.count('class="bar-signups"') == 14  # the days that had signups
@@ -238,7 +183,7 @@ def test_overview_charts_signups_and_unsubscribes(client: TestClient) -> None:
 
 
 def test_overview_shows_feed_health_failing_first(client: TestClient) -> None:
-    html = client.get("/admin/", auth=AUTH).text
+    html = client.get("/admin/").text
     feeds = html[html.index('id="feeds-title"') :]
     assert feeds.index("news.example/region/feed.xml") < feeds.index("springfield/feed.xml")
     assert "failing (3 in a row)" in feeds
@@ -247,13 +192,13 @@ def test_overview_shows_feed_health_failing_first(client: TestClient) -> None:
 
 
 def test_admin_pages_may_frame_only_their_own_parts(client: TestClient, room: Newsroom) -> None:
-    page = client.get("/admin/", auth=AUTH)
+    page = client.get("/admin/")
     policy = page.headers["content-security-policy"]
     assert "frame-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["cache-control"] == "no-store"
-    live = client.get("/admin/live", auth=AUTH)
+    live = client.get("/admin/live")
     assert "frame-ancestors 'self'" in live.headers["content-security-policy"]
     assert live.headers["x-frame-options"] == "SAMEORIGIN"
 
@@ -264,7 +209,7 @@ def test_admin_pages_may_frame_only_their_own_parts(client: TestClient, room: Ne
 def test_live_progress_reloads_itself_while_sending(
     client: TestClient, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
-    live = client.get(f"/admin/live?edition={room.sending}", auth=AUTH)
+    live = client.get(f"/admin/live?edition={room.sending}")
     assert live.headers["refresh"] == "3"
     assert "5 of 9" in live.text
     assert "<script" not in live.text
@@ -273,19 +218,19 @@ def test_live_progress_reloads_itself_while_sending(
             if row.status == DeliveryStatus.QUEUED:
                 row.status = DeliveryStatus.SENT
                 break
-    assert "6 of 9" in client.get(f"/admin/live?edition={room.sending}", auth=AUTH).text
-    done = client.get(f"/admin/live?edition={room.sent}", auth=AUTH)
+    assert "6 of 9" in client.get(f"/admin/live?edition={room.sending}").text
+    done = client.get(f"/admin/live?edition={room.sent}")
     assert "refresh" not in done.headers  # nothing moves any more
 
 
 def test_live_progress_lists_only_editions_in_flight(client: TestClient, room: Newsroom) -> None:
-    html = client.get("/admin/live", auth=AUTH).text
+    html = client.get("/admin/live").text
     assert f"Edition {room.sending}," in html
     assert f"Edition {room.sent}," not in html
 
 
 def test_progress_as_json(client: TestClient, room: Newsroom) -> None:
-    body = client.get(f"/admin/editions/{room.sending}/progress.json", auth=AUTH).json()
+    body = client.get(f"/admin/editions/{room.sending}/progress.json").json()
     assert body == {
         "id": room.sending,
         "newsletter": "morning",
@@ -295,7 +240,7 @@ def test_progress_as_json(client: TestClient, room: Newsroom) -> None:
         "percent": 55.6,
         "counts": {"sent": 4, "failed": 1, "queued": 4},
     }
-    assert client.get("/admin/editions/999999/progress.json", auth=AUTH).status_code == 404
+    assert client.get("/admin/editions/999999/progress.json").status_code == 404
 
 
 # Pause, resume, cancel
@@ -309,7 +254,7 @@ def test_pause_then_resume_through_the_buttons(
     assert response.headers["location"] == f"/admin/editions/{room.sending}?done=pause"
     assert status_of(committed, room.sending) == EditionStatus.PAUSED
     assert starter.started == []
-    page = client.get(response.headers["location"], auth=AUTH).text
+    page = client.get(response.headers["location"]).text
     assert "Paused:" in page
     assert f'action="/admin/editions/{room.sending}/resume"' in page
 
@@ -347,10 +292,15 @@ def test_controls_refuse_a_token_without_its_cookie(
     make_client: MakeClient, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
     browser = make_client()
-    token = form_token(browser.get(f"/admin/editions/{room.sending}", auth=AUTH).text)
+    log_in(browser)
+    token = form_token(browser.get(f"/admin/editions/{room.sending}").text)
     other_site = make_client()  # another browser: it never got the cookie
-    response = other_site.post(
-        f"/admin/editions/{room.sending}/cancel", data={"form_token": token}, auth=AUTH
+    response = other_site.post(f"/admin/editions/{room.sending}/cancel", data={"form_token": token})
+    assert response.status_code == 401
+    other_editor = make_client()  # signed in, but the token is another session's
+    log_in(other_editor)
+    response = other_editor.post(
+        f"/admin/editions/{room.sending}/cancel", data={"form_token": token}
     )
     assert response.status_code == 400
     assert status_of(committed, room.sending) == EditionStatus.SENDING
@@ -368,7 +318,7 @@ def test_a_control_that_does_not_apply_says_why(
 
 
 def test_an_unknown_edition_or_action_is_not_found(client: TestClient, room: Newsroom) -> None:
-    assert client.get("/admin/editions/999999", auth=AUTH).status_code == 404
+    assert client.get("/admin/editions/999999").status_code == 404
     assert press(client, room.sending, "explode").status_code in (400, 404, 422)
 
 
@@ -392,7 +342,7 @@ def test_resume_when_the_broker_is_down_still_resumes(
 def test_edition_page_shows_towns_counts_and_live_progress(
     client: TestClient, room: Newsroom
 ) -> None:
-    page = client.get(f"/admin/editions/{room.sending}", auth=AUTH)
+    page = client.get(f"/admin/editions/{room.sending}")
     html = page.text
     assert page.headers["refresh"] == "3"  # the whole page is the live view while sending
     assert "5 of 9" in html
@@ -405,7 +355,7 @@ def test_edition_page_shows_towns_counts_and_live_progress(
 def test_edition_page_tells_one_story_while_sending_and_why_it_paused(
     client: TestClient, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
-    html = client.get(f"/admin/editions/{room.sending}", auth=AUTH).text
+    html = client.get(f"/admin/editions/{room.sending}").text
     facts = re.search(r'<dl class="facts">.*?</dl>', html, re.S)
     assert facts is not None
     assert "sending" in facts.group(0)
@@ -416,25 +366,25 @@ def test_edition_page_tells_one_story_while_sending_and_why_it_paused(
     with committed() as session, session.begin():
         edition = session.get_one(Edition, room.sending)
         edition.status, edition.pause_reason = EditionStatus.PAUSED, reason
-    page = client.get(f"/admin/editions/{room.sending}", auth=AUTH)
+    page = client.get(f"/admin/editions/{room.sending}")
     assert reason in page.text
     assert "refresh" not in page.headers  # nothing moves while paused
     assert f'action="/admin/editions/{room.sending}/resume"' in page.text
-    assert reason in client.get(f"/admin/live?edition={room.sending}", auth=AUTH).text
+    assert reason in client.get(f"/admin/live?edition={room.sending}").text
 
 
 def test_a_towns_segment_is_shown_as_its_web_version(client: TestClient, room: Newsroom) -> None:
-    page = client.get(f"/admin/editions/{room.sent}/towns/springfield", auth=AUTH)
+    page = client.get(f"/admin/editions/{room.sent}/towns/springfield")
     assert "Springfield news" in page.text
     assert "sandbox" in page.headers["content-security-policy"]
-    assert client.get(f"/admin/editions/{room.sent}/towns/nowhere", auth=AUTH).status_code == 404
+    assert client.get(f"/admin/editions/{room.sent}/towns/nowhere").status_code == 404
 
 
 # Preview
 
 
 def test_preview_shows_the_next_edition_at_two_widths(client: TestClient) -> None:
-    html = client.get("/admin/preview?newsletter=morning&town=springfield", auth=AUTH).text
+    html = client.get("/admin/preview?newsletter=morning&town=springfield").text
     assert "Next slot: Wednesday 25 November 2026, 06:00 local time" in html
     assert re.search(r"Subject:</strong> Springfield: [^<]+, and 5 more<br>\s+6 stories\.", html)
     frames = re.findall(
@@ -451,7 +401,7 @@ def test_preview_shows_the_next_edition_at_two_widths(client: TestClient) -> Non
 
 
 def test_preview_page_is_the_rendered_digest_without_personal_parts(client: TestClient) -> None:
-    page = client.get("/admin/preview/page?newsletter=morning&town=springfield", auth=AUTH)
+    page = client.get("/admin/preview/page?newsletter=morning&town=springfield")
     html = page.text
     assert "Springfield story 0" in html
     assert "Region story 0" in html
@@ -471,25 +421,25 @@ def test_preview_of_a_town_with_nothing_new_says_it_would_be_skipped(
 ) -> None:
     with committed() as session, session.begin():
         session.add(Newsletter(slug="local", name="Local Only", sections={"local": 5}))
-    html = client.get("/admin/preview?newsletter=local&town=riverton", auth=AUTH).text
+    html = client.get("/admin/preview?newsletter=local&town=riverton").text
     assert "This edition would be skipped: nothing new for Riverton" in html
     assert "<iframe" not in html
-    frame = client.get("/admin/preview/page?newsletter=local&town=riverton", auth=AUTH)
+    frame = client.get("/admin/preview/page?newsletter=local&town=riverton")
     assert frame.status_code == 404
     assert "Nothing to preview" in frame.text
 
 
 def test_preview_of_an_unknown_town_or_newsletter_is_an_error(client: TestClient) -> None:
-    page = client.get("/admin/preview?newsletter=morning&town=atlantis", auth=AUTH)
+    page = client.get("/admin/preview?newsletter=morning&town=atlantis")
     assert page.status_code == 400
     assert "no town &#39;atlantis&#39;" in page.text
-    assert client.get("/admin/preview?newsletter=nope&town=riverton", auth=AUTH).status_code == 400
-    frame = client.get("/admin/preview/page?newsletter=morning&town=atlantis", auth=AUTH)
+    assert client.get("/admin/preview?newsletter=nope&town=riverton").status_code == 400
+    frame = client.get("/admin/preview/page?newsletter=morning&town=atlantis")
     assert frame.status_code == 404
 
 
 def test_preview_page_offers_every_newsletter_and_town(client: TestClient) -> None:
-    html = client.get("/admin/preview", auth=AUTH).text
+    html = client.get("/admin/preview").text
     assert '<option value="morning"' in html
     assert '<option value="springfield"' in html
     assert '<option value="riverton"' in html

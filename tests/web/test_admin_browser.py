@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import SYSTEM_CLOCK
 from digest.models import Delivery, DeliveryStatus, Subscription
-from tests.support.admin import ADMIN_PASSWORD, Newsroom, newsroom
+from tests.support.admin import ADMIN_PASSWORD, Newsroom, browser_log_in, newsroom
 from tests.support.browser import (
     WebServer,
     axe_violations,
@@ -28,8 +28,6 @@ from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.browser
 
-CREDENTIALS = {"username": "editor", "password": ADMIN_PASSWORD}
-
 
 @pytest.fixture
 def room(committed: sessionmaker[Session]) -> Newsroom:
@@ -40,7 +38,6 @@ def room(committed: sessionmaker[Session]) -> Newsroom:
 @pytest.fixture
 def server(room: Newsroom, tmp_path: Path) -> Iterator[WebServer]:
     env = {
-        "DIGEST_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "DIGEST_MAIL_URL": f"maildir://{tmp_path / 'outbox'}",
         "DIGEST_SIGNUP_MIN_FILL_SECONDS": "0",
     }
@@ -80,11 +77,20 @@ def test_admin_pages_have_no_serious_accessibility_violation(
         "preview": "/admin/preview?newsletter=morning&town=springfield",
         "live progress": "/admin/live",
         "outbox": "/dev/outbox/",
+        "newsletters": "/admin/newsletters/",
+        "newsletter settings": "/admin/newsletters/morning",
+        "towns": "/admin/towns/",
+        "town": "/admin/towns/springfield",
+        "feeds": "/admin/feeds/",
+        "readers": "/admin/readers/?email=reader1%40springfield.example",
+        "suppressions": "/admin/suppressions/",
+        "audit log": "/admin/audit/",
     }
     found: dict[str, list[str]] = {}
-    with chromium(http_credentials=CREDENTIALS) as context:
+    with chromium() as context:
         local_only(context, server)
         page = context.new_page()
+        browser_log_in(page, server.url)
         for name, url in pages.items():
             response = page.goto(server.url + url)
             assert response is not None
@@ -99,9 +105,10 @@ def test_screenshots_of_the_signup_page_and_the_admin(
     server: WebServer, room: Newsroom, tmp_path: Path
 ) -> None:
     shots = screenshot_dir(tmp_path)
-    with chromium(http_credentials=CREDENTIALS, viewport={"width": 1280, "height": 900}) as context:
+    with chromium(viewport={"width": 1280, "height": 900}) as context:
         local_only(context, server)
         page = context.new_page()
+        browser_log_in(page, server.url)
         page.set_viewport_size({"width": 900, "height": 900})
         page.goto(server.url + "/")
         page.screenshot(path=str(shots / "signup.png"), full_page=True)
@@ -125,8 +132,9 @@ def test_screenshots_of_the_signup_page_and_the_admin(
 def test_live_progress_moves_without_javascript(
     server: WebServer, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
-    with chromium(http_credentials=CREDENTIALS, java_script_enabled=False) as context:
+    with chromium(java_script_enabled=False) as context:
         page = context.new_page()
+        browser_log_in(page, server.url)
         page.goto(server.url + f"/admin/editions/{room.sending}")
         live = page.locator("body")  # the page reloads itself while the edition sends
         assert "5 of 9" in live.inner_text()
@@ -144,8 +152,9 @@ def test_live_progress_moves_without_javascript(
 def test_pause_and_resume_with_the_buttons(
     server: WebServer, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
-    with chromium(http_credentials=CREDENTIALS, java_script_enabled=False) as context:
+    with chromium(java_script_enabled=False) as context:
         page = context.new_page()
+        browser_log_in(page, server.url)
         page.goto(server.url + "/admin/")
         page.get_by_role("button", name=f"Pause edition {room.sending}").click()
         page.wait_for_url(f"**/admin/editions/{room.sending}?done=pause")
@@ -201,3 +210,72 @@ def test_a_newcomer_confirms_from_the_outbox(
         assert states == {"confirmed"}
     finally:
         server.stop()
+
+
+# What sticks out past the screen's right edge, for the failure message.
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right >
+    document.documentElement.clientWidth + 1)
+  .slice(-3).map(e => `${e.tagName}.${e.className}#${e.id}: ${e.scrollWidth}/${e.clientWidth}`)
+"""
+PHONE_PAGES = [
+    "/admin/",
+    "/admin/editions/{sending}",
+    "/admin/preview?newsletter=morning&town=springfield",
+    "/admin/newsletters/",
+    "/admin/newsletters/morning",
+    "/admin/towns/",
+    "/admin/feeds/",
+    "/admin/readers/?email=reader1%40springfield.example",
+    "/admin/suppressions/",
+    "/admin/audit/",
+    "/dev/outbox/",
+]
+
+
+def test_no_admin_page_scrolls_sideways_on_a_phone(server: WebServer, room: Newsroom) -> None:
+    """At 375 px nothing is wider than the screen: tables become cards, long URLs wrap."""
+    wide: dict[str, int] = {}
+    with chromium(viewport={"width": 375, "height": 800}) as context:
+        local_only(context, server)
+        page = context.new_page()
+        browser_log_in(page, server.url)
+        for url in PHONE_PAGES:
+            page.goto(server.url + url.format(sending=room.sending))
+            overflow = page.evaluate(
+                "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            if overflow > 0:
+                wide[url] = page.evaluate(WIDEST)
+    assert wide == {}
+
+
+def test_the_admin_works_with_the_keyboard_alone(server: WebServer, room: Newsroom) -> None:
+    """Sign in, reach the towns page and rename a town with Tab, typing and Enter only."""
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(server.url + "/admin/towns/springfield")  # asks to sign in first
+        page.keyboard.press("Tab")  # the skip link
+        page.keyboard.press("Tab")  # the brand
+        focused = ""
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            focused = page.evaluate("() => document.activeElement.id")
+            if focused == "email":
+                break
+        assert focused == "email"
+        page.keyboard.type("admin@example.org")
+        page.keyboard.press("Tab")
+        page.keyboard.type(ADMIN_PASSWORD)
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/admin/towns/springfield")
+        page.locator("#name").focus()
+        page.keyboard.press("Control+A")
+        page.keyboard.type("Springfield Heights")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/admin/towns/springfield?done=saved")
+        assert page.locator("#name").input_value() == "Springfield Heights"
+        # Focus is visible wherever it lands (the stylesheet's :focus-visible outline).
+        page.keyboard.press("Tab")
+        outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none"

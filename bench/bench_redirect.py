@@ -1,0 +1,224 @@
+"""Benchmark: the counted redirect GET /r/<token> at a steady rate, then every click accounted for.
+
+Starts `uvicorn digest.web.server:app` on a free local port against a scratch database
+(its tables are dropped and created again; a town, a newsletter and an edition added) and,
+with --redis-url, Redis as the click buffer (the list the `flush_clicks` task drains). Sends
+--rate requests per second for --duration seconds on an open loop (each request leaves on
+schedule whether or not earlier ones have answered) after --warmup seconds at the same rate
+that are not counted, over --links different tracked links, each request from a different
+reader (user agent) so none is taken for a scanner. Then stops the server (its shutdown
+flush), adds the buffered batches to the database as the task does, and checks that every
+click sent was counted. Prints one JSON object: requests, errors, achieved rate, latency
+percentiles in milliseconds, server CPU per request, and clicks counted vs sent.
+Only 127.0.0.1 is contacted.
+
+    .venv/bin/python bench/bench_redirect.py --rate 1000 --duration 30 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/digest_bench \
+        --redis-url redis://127.0.0.1:6379/4
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench_signup import cpu_seconds, free_port, read_response, start_server
+from environment import environment
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONNECTIONS = 64
+SECRET = "bench-secret-key-not-for-production"
+
+
+def prepare(url: str, base_url: str, links: int) -> tuple[int, list[str]]:
+    """A scratch database with one edition; returns its id and the paths of `links` links."""
+    from digest.db import make_engine, make_session_factory
+    from digest.models import Base, Community, Edition, EditionStatus, Newsletter
+    from digest.render.links import CLICK_TAG, click_tag, tracked_url
+    from digest.settings import load_settings
+
+    engine = make_engine(url)
+    Base.metadata.drop_all(engine)  # a scratch database: start from nothing every run
+    Base.metadata.create_all(engine)
+    with make_session_factory(engine)() as session, session.begin():
+        town = Community(slug="springfield", name="Springfield", timezone="America/Los_Angeles")
+        letter = Newsletter(slug="morning", name="Morning Digest")
+        session.add_all([town, letter])
+        session.flush()
+        edition = Edition(
+            newsletter_id=letter.id, slot=datetime(2026, 12, 2, 6), status=EditionStatus.SENT
+        )
+        session.add(edition)
+        session.flush()
+        ids = (edition.id, town.id)
+    engine.dispose()
+    settings = load_settings(env="test", secret_key=SECRET, base_url=base_url)
+    tag = click_tag(settings, datetime(2026, 12, 2, 6, tzinfo=UTC), None)  # sent hours ago
+    paths = []
+    for i in range(links):
+        target = f"https://news.example/2026/12/02/story-{i}?utm_source=digest"
+        url = tracked_url(settings, target, ids[0], ids[1], "story", i + 1)
+        paths.append(url.replace(CLICK_TAG, tag).removeprefix(base_url))
+    return ids[0], paths
+
+
+async def run_load(
+    port: int, paths: list[str], rate: float, duration: float, warmup: float
+) -> dict[str, Any]:
+    """Open loop as in bench_signup: request i is due at start + i/rate, and its latency
+    counts from that moment (no coordinated omission)."""
+    warm = int(rate * warmup)
+    total = int(rate * duration)
+    queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+
+    def request(index: int) -> bytes:
+        path = paths[index % len(paths)]
+        return (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"User-Agent: Mozilla/5.0 (bench reader {index})\r\n\r\n"
+        ).encode()
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (item := await queue.get()) is not None:
+                index, due = item
+                try:
+                    writer.write(request(index))
+                    key = str(await asyncio.wait_for(read_response(reader), timeout=30))
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
+                    key = type(exc).__name__
+                    writer.close()
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                if index >= warm:
+                    latencies.append((time.perf_counter() - due) * 1000)
+                statuses[key] = statuses.get(key, 0) + 1
+        finally:
+            writer.close()
+
+    workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
+    begin = time.perf_counter() + 0.5
+    for index in range(warm + total):
+        due = begin + index / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        queue.put_nowait((index, due))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - (begin + warm / rate)
+    ordered = sorted(latencies)
+
+    def percentile(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
+
+    return {
+        "requests": total,
+        "sent_with_warmup": warm + total,
+        "errors": warm + total - statuses.get("302", 0),
+        "statuses": statuses,
+        "target_rate_per_s": rate,
+        "achieved_rate_per_s": round(total / elapsed, 1),
+        "duration_s": round(elapsed, 1),
+        "warmup_s": warmup,
+        "latency_ms": {
+            "p50": percentile(50),
+            "p95": percentile(95),
+            "p99": percentile(99),
+            "max": round(ordered[-1], 2),
+            "mean": round(statistics.fmean(ordered), 2),
+        },
+    }
+
+
+def counted_clicks(database_url: str, redis_url: str | None) -> int:
+    """Drain what the server left in Redis (as `flush_clicks` does), then sum the counts."""
+    from sqlalchemy import func, select
+
+    from digest.db import make_engine, make_session_factory
+    from digest.ingest.clicks import drain_redis
+    from digest.models import LinkClicks
+
+    engine = make_engine(database_url)
+    sessions = make_session_factory(engine)
+    if redis_url:
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        drain_redis(sessions, client, lambda: datetime.now(UTC), limit=100_000)
+        client.close()
+    with sessions() as session:
+        total = session.scalar(select(func.coalesce(func.sum(LinkClicks.clicks), 0)))
+    engine.dispose()
+    return int(total or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=1000, help="requests per second")
+    parser.add_argument("--duration", type=float, default=30, help="seconds of load")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of load not counted")
+    parser.add_argument("--links", type=int, default=200, help="different tracked links")
+    parser.add_argument("--database-url", help="a scratch database (default: SQLite in a temp dir)")
+    parser.add_argument("--redis-url", help="Redis as the click buffer (default: none)")
+    args = parser.parse_args()
+
+    scratch = Path(tempfile.mkdtemp(prefix="digest-bench-redirect-"))
+    database_url = args.database_url or f"sqlite:///{scratch / 'bench.db'}"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    _edition, paths = prepare(database_url, base_url, args.links)
+    if args.redis_url:
+        import redis
+
+        redis.Redis.from_url(args.redis_url).delete("digest:clicks:batches")
+    env = {
+        **os.environ,
+        "DIGEST_ENV": "test",
+        "DIGEST_VAR_DIR": str(scratch / "var"),
+        "DIGEST_DATABASE_URL": database_url,
+        "DIGEST_SECRET_KEY": SECRET,
+        "DIGEST_BASE_URL": base_url,
+        "DIGEST_REDIS_URL": args.redis_url or "",
+    }
+    server = start_server(env, port, args.workers, scratch / "web.log")
+    try:
+        cpu_before = cpu_seconds(server.pid)
+        result = asyncio.run(run_load(port, paths, args.rate, args.duration, args.warmup))
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+    finally:
+        server.terminate()  # a graceful stop: the last counts are flushed on the way out
+        server.wait(timeout=30)
+    counted = counted_clicks(database_url, args.redis_url)
+    result.update(
+        {
+            "benchmark": "click_redirect",
+            "database": database_url.split(":", 1)[0],
+            "click_buffer": "redis" if args.redis_url else "database",
+            "uvicorn_workers": args.workers,
+            "server_cpu_ms_per_request": round(server_cpu * 1000 / result["sent_with_warmup"], 3),
+            "clicks_sent": result["sent_with_warmup"],
+            "clicks_counted": counted,
+            "none_lost": counted == result["statuses"].get("302", 0),
+            **environment(),
+            "p99_under_50ms": result["latency_ms"]["p99"] < 50,
+        }
+    )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

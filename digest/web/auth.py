@@ -1,0 +1,206 @@
+"""Signing in to the admin: the login form, logout, the session cookie, and the dependencies
+every admin route uses (`CurrentUser`, `AdminUser`, `CheckedForm`).
+
+The session lives in the database (digest.accounts.sessions); the cookie holds only its random
+id: HttpOnly, SameSite=Strict, and on https `Secure` with the `__Host-` prefix. Logging in
+always starts a new session (a planted id is never adopted). Every admin post carries the
+session's own form token, so a token from another session or a planted cookie is refused.
+Failed logins are throttled by account and by client address (digest.accounts.throttle).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from digest.accounts import sessions, throttle
+from digest.accounts.audit import record
+from digest.accounts.users import Actor, authenticate, require_admin
+from digest.web.context import WebContext, context
+from digest.web.security import CSRF_FIELD, FormRejectedError, FormToken, PostedForm
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "digest_session"
+LOGIN_PATH = "/admin/login"
+LOGIN_FAILED = "That email address and password do not match an active account."
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+Web = Annotated[WebContext, Depends(context)]
+
+
+class LoginRequiredError(Exception):
+    """No live session: the app sends a page request to the login form (see app.py)."""
+
+
+def cookie_name(web: WebContext) -> str:
+    return ("__Host-" if _https(web) else "") + SESSION_COOKIE
+
+
+def _https(web: WebContext) -> bool:
+    return web.settings.base_url.startswith("https://")
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+# The dependencies
+
+
+def current_user(request: Request) -> Actor:
+    """The signed-in user; raises LoginRequiredError without a live session.
+
+    Plain `def`: it reads the database, in FastAPI's thread pool. Leaves the session's form
+    token on `request.state.form_token` for the page's forms.
+    """
+    cached: Actor | None = getattr(request.state, "user", None)
+    if cached is not None:
+        return cached
+    web: WebContext = request.app.state.web
+    with web.transaction() as session:
+        row = sessions.find_session(session, request.cookies.get(cookie_name(web)), web.clock.now())
+        if row is None:
+            raise LoginRequiredError
+        user = Actor.of(row.user)
+        request.state.form_token = row.csrf_token
+    request.state.user = user
+    return user
+
+
+CurrentUser = Annotated[Actor, Depends(current_user)]
+
+
+def admin_user(user: CurrentUser) -> Actor:
+    """The signed-in user if an admin; NotAllowedError (403) for an editor."""
+    require_admin(user)
+    return user
+
+
+AdminUser = Annotated[Actor, Depends(admin_user)]
+
+
+def check_session_form(request: Request, form: PostedForm, user: CurrentUser) -> Actor:
+    """The signed-in user, when the post carries their session's form token (CSRF)."""
+    given = form.get(CSRF_FIELD)
+    expected: str = request.state.form_token
+    if not isinstance(given, str) or not secrets.compare_digest(given, expected):
+        log.warning("admin post without its session's form token: %s", request.url.path)
+        raise FormRejectedError
+    return user
+
+
+# A route that takes `CheckedForm` runs only for a signed-in user's post with their token.
+CheckedForm = Annotated[Actor, Depends(check_session_form)]
+
+
+def check_admin_form(user: CheckedForm) -> Actor:
+    """An admin's post with their session's token; NotAllowedError (403) for an editor."""
+    require_admin(user)
+    return user
+
+
+CheckedAdminForm = Annotated[Actor, Depends(check_admin_form)]
+
+
+def session_form_token(request: Request) -> str:
+    """The form token for a page's forms (after `current_user` ran for this request)."""
+    token: str = request.state.form_token
+    return token
+
+
+# The pages
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after login: an admin path of this site only, never another site."""
+    if target and target.startswith("/admin/") and not target.startswith("//"):
+        return target if "\\" not in target else "/admin/"
+    return "/admin/"
+
+
+def _login_page(web: WebContext, request: Request, status: int = 200, **values: Any) -> Response:
+    token, fresh = web.guard.issue(request)
+    values.setdefault("error", None)
+    response = web.page(
+        "admin/login.html",
+        status,
+        title="Sign in",
+        form_token=token,
+        csrf_field=CSRF_FIELD,
+        next=_safe_next(request.query_params.get("next")),
+        **values,
+    )
+    web.guard.set_cookie(response, fresh)
+    return response
+
+
+@router.get("/login", response_class=Response)
+def login_form(request: Request, web: Web) -> Response:
+    """The sign-in form."""
+    return _login_page(web, request)
+
+
+@router.post("/login", response_class=Response)
+def login(
+    request: Request,
+    web: Web,
+    _checked: FormToken,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/admin/",
+) -> Response:
+    """Check the password; on success a new session (and cookie), else the form again."""
+    now = web.clock.now()
+    keys = throttle.keys(email, _client(request))
+    with web.transaction() as session:
+        wait = throttle.wait_seconds(session, keys, now)
+        user = None if wait else authenticate(session, email, password, now)
+        if user is not None:
+            throttle.clear(session, keys[:1])
+            sessions.end_session(session, request.cookies.get(cookie_name(web)))
+            session_id, _row = sessions.start_session(session, user, now, _client(request))
+            record(session, user, "login", user.email, {"ip": _client(request)}, now)
+        elif not wait:
+            wait = throttle.record_failure(session, keys, now)
+            log.warning("failed login for %r from %s", email[:80], _client(request))
+    if user is None:
+        return _refused(web, request, email, wait)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        cookie_name(web),
+        session_id,
+        max_age=int(sessions.LIFETIME.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_https(web),
+    )
+    return response
+
+
+def _refused(web: WebContext, request: Request, email: str, wait: int) -> Response:
+    if not wait:
+        return _login_page(web, request, 401, error=LOGIN_FAILED, email=email)
+    log.warning("login throttled for %r from %s: %s s to wait", email[:80], _client(request), wait)
+    minutes = f"{wait // 60} min {wait % 60} s" if wait >= 60 else f"{wait} seconds"
+    message = f"Too many failed attempts. Please wait {minutes} before trying again."
+    response = _login_page(web, request, 429, error=message, email=email)
+    response.headers["retry-after"] = str(wait)
+    return response
+
+
+@router.post("/logout", response_class=Response)
+def logout(request: Request, web: Web, user: CheckedForm) -> Response:
+    """End the session here and forget the cookie."""
+    now = web.clock.now()
+    with web.transaction() as session:
+        sessions.end_session(session, request.cookies.get(cookie_name(web)))
+        record(session, user, "logout", user.email, None, now)
+    response = RedirectResponse(LOGIN_PATH, status_code=303)
+    response.delete_cookie(cookie_name(web), path="/", secure=_https(web), httponly=True)
+    return response

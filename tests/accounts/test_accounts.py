@@ -1,0 +1,117 @@
+"""The accounts core: passwords, roles and towns, sessions, throttling and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from digest.accounts import throttle
+from digest.accounts.audit import recent, record
+from digest.accounts.sessions import LIFETIME, end_session, find_session, start_session
+from digest.accounts.users import (
+    Actor,
+    NotAllowedError,
+    add_user,
+    authenticate,
+    ensure_first_admin,
+    require_admin,
+    require_town,
+)
+from digest.errors import AlreadyExistsError
+from digest.models import Community, Role
+
+NOW = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery"
+
+
+def town(session: Session, slug: str) -> Community:
+    row = Community(slug=slug, name=slug.title(), timezone="UTC")
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_passwords_are_argon2_and_checked_exactly(session: Session) -> None:
+    user = add_user(session, "Ed@Example.org", PASSWORD)
+    assert user.email == "ed@example.org"
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+    assert authenticate(session, "ED@example.org ", PASSWORD, NOW) is user
+    assert user.last_login_at == NOW
+    for wrong in (PASSWORD + " ", PASSWORD.upper(), "", "x" * 500):
+        assert authenticate(session, "ed@example.org", wrong, NOW) is None
+    assert authenticate(session, "nobody@example.org", PASSWORD, NOW) is None
+    with pytest.raises(AlreadyExistsError):
+        add_user(session, "ed@example.org", PASSWORD)
+
+
+def test_a_disabled_account_cannot_sign_in(session: Session) -> None:
+    user = add_user(session, "ed@example.org", PASSWORD)
+    user.active = False
+    assert authenticate(session, "ed@example.org", PASSWORD, NOW) is None
+
+
+def test_roles_and_towns(session: Session) -> None:
+    riverton, springfield = town(session, "riverton"), town(session, "springfield")
+    admin = Actor.of(add_user(session, "a@example.org", PASSWORD, Role.ADMIN))
+    editor = Actor.of(add_user(session, "e@example.org", PASSWORD))
+    local = Actor.of(add_user(session, "r@example.org", PASSWORD, towns=[riverton]))
+    require_admin(admin)
+    with pytest.raises(NotAllowedError, match="Only an admin"):
+        require_admin(editor)
+    for user in (admin, editor, local):
+        require_town(user, riverton.id)
+    require_town(editor, springfield.id)
+    with pytest.raises(NotAllowedError, match="only on these towns: Riverton"):
+        require_town(local, springfield.id)
+
+
+def test_sessions_are_new_at_each_login_and_end(session: Session) -> None:
+    user = add_user(session, "ed@example.org", PASSWORD)
+    first, row = start_session(session, user, NOW, "10.0.0.1")
+    second, _ = start_session(session, user, NOW, "10.0.0.1")
+    assert first != second
+    assert row.id != first
+    assert find_session(session, first, NOW) is row
+    assert find_session(session, first, NOW + LIFETIME) is None
+    assert find_session(session, "planted-by-someone", NOW) is None
+    end_session(session, first)
+    assert find_session(session, first, NOW) is None
+    assert find_session(session, second, NOW) is not None
+    user.active = False
+    assert find_session(session, second, NOW) is None
+
+
+def test_five_failures_are_free_then_each_one_doubles_the_wait(session: Session) -> None:
+    keys = throttle.keys("ed@example.org", "10.0.0.1")
+    waits = [throttle.record_failure(session, keys, NOW) for _ in range(7)]
+    assert waits == [0, 0, 0, 0, 30, 60, 120]
+    assert throttle.wait_seconds(session, keys, NOW) == 120
+    assert throttle.wait_seconds(session, keys[1:], NOW + timedelta(seconds=100)) == 20
+    assert throttle.wait_seconds(session, keys, NOW + timedelta(seconds=121)) == 0
+    # After a quiet hour the count starts again.
+    assert throttle.record_failure(session, keys, NOW + timedelta(hours=2)) == 0
+    throttle.clear(session, keys)
+    assert throttle.wait_seconds(session, keys, NOW) == 0
+
+
+def test_the_audit_log_keeps_who_did_what_newest_first(session: Session) -> None:
+    user = add_user(session, "ed@example.org", PASSWORD)
+    record(session, user, "edition.pause", "edition 3", None, NOW)
+    record(session, "cli", "user.add", "x@example.org", {"role": "admin"}, NOW + timedelta(1))
+    entries = recent(session)
+    assert [(e.actor, e.action) for e in entries] == [
+        ("cli", "user.add"),
+        ("ed@example.org", "edition.pause"),
+    ]
+    assert recent(session, action="edition")[0].target == "edition 3"
+
+
+def test_a_first_admin_only_when_there_is_no_account(session: Session) -> None:
+    password = ensure_first_admin(session, "admin@example.org")
+    assert password is not None
+    assert len(password) >= 12
+    assert authenticate(session, "admin@example.org", password, NOW) is not None
+    assert ensure_first_admin(session, "admin@example.org") is None
