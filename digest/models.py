@@ -241,6 +241,8 @@ class Newsletter(Base):
     sender: Mapped[str | None] = mapped_column(String(320))
     reply_to: Mapped[str | None] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(100), default="digest")
+    # "digest" (curated on a schedule) or "alert" (one breaking story, sent when chosen).
+    kind: Mapped[str] = mapped_column(String(16), default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Query parameters added to every story link, e.g. "utm_source=digest&utm_medium=email".
     utm_params: Mapped[str] = mapped_column(String(500), default="", server_default="")
@@ -286,6 +288,8 @@ class Subscriber(Base):
     status: Mapped[SubscriberStatus] = mapped_column(
         _enum(SubscriberStatus), default=SubscriberStatus.ACTIVE
     )
+    # No edition is delivered before this instant (a pause of 1, 2 or 4 weeks).
+    paused_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set from the clock by whoever changes the row (no onupdate: it would read the system
     # clock behind the injectable one).
@@ -296,6 +300,22 @@ class Subscriber(Base):
 
     community: Mapped[Community] = relationship()
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="subscriber")
+    other_towns: Mapped[list[SubscriberTown]] = relationship(
+        cascade="all, delete-orphan", order_by="SubscriberTown.community_id"
+    )
+
+
+class SubscriberTown(Base):
+    """A town a reader follows besides their own (work, family): merged into their edition."""
+
+    __tablename__ = "subscriber_towns"
+    __table_args__ = (UniqueConstraint("subscriber_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+
+    community: Mapped[Community] = relationship()
 
 
 @event.listens_for(Subscriber.email, "set")
@@ -323,6 +343,12 @@ class Subscription(Base):
     confirmation_sent_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # The story sections (Story.section) the reader wants; None means all of them.
+    interests: Mapped[list[Any] | None] = mapped_column(JSON())
+    frequency: Mapped[str] = mapped_column(String(16), default="daily")  # daily | weekly
+    # Which segment of an edition the reader gets, derived from their choices by
+    # digest.readers.audiences ("" = the town's plain edition): one render per audience.
+    audience: Mapped[str] = mapped_column(String(255), default="")
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     newsletter: Mapped[Newsletter] = relationship()
@@ -360,7 +386,10 @@ class Edition(Base):
     """
 
     __tablename__ = "editions"
-    __table_args__ = (UniqueConstraint("newsletter_id", "slot"),)
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "slot"),
+        UniqueConstraint("newsletter_id", "story_id"),  # one alert per story and newsletter
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id"))
@@ -373,6 +402,8 @@ class Edition(Base):
     recipient_count: Mapped[int] = mapped_column(default=0)
     # Why the edition paused itself (the circuit breaker), shown to editors; None otherwise.
     pause_reason: Mapped[str | None] = mapped_column(Text)
+    # An alert's one story (None for a curated edition).
+    story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
@@ -389,11 +420,12 @@ class EditionSegment(Base):
     """An edition for one town: its frozen stories and its HTML and text, inlined once."""
 
     __tablename__ = "edition_segments"
-    __table_args__ = (UniqueConstraint("edition_id", "community_id"),)
+    __table_args__ = (UniqueConstraint("edition_id", "community_id", "audience"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    audience: Mapped[str] = mapped_column(String(255), default="")  # see Subscription.audience
     send_at: Mapped[datetime]
     sections: Mapped[list[Any]] = mapped_column(default=list)
     story_ids: Mapped[list[Any]] = mapped_column(default=list)

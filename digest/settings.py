@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     schedule_grace_minutes: int = Field(default=120, ge=0)
     # A newsletter held for approval has each edition built this many minutes before its slot.
     approval_lead_minutes: int = Field(default=60, ge=0)
+    # The day weekly readers get the week's best, at the newsletter's usual time.
+    weekly_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"
+    ] = "sunday"
+    # Breaking-news alerts one reader gets at most per day (their town's time), all alerts.
+    alert_daily_cap: int = Field(default=3, ge=1)
     # Origins (comma-separated) whose pages may call the signup API: the publisher's sites.
     cors_origins: str = ""
     # Version of the consent wording on the signup form; recorded with every consent event.

@@ -18,6 +18,7 @@ from digest.settings import Settings
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 PREFERENCES = "preferences"
+EMAIL_CHANGE = "email_change"
 BOUNCE = "bounce"
 SPONSOR_REPORT = "sponsor-report"
 
@@ -27,6 +28,7 @@ MAX_AGE: dict[str, int | None] = {
     CONFIRM: 7 * DAY,
     UNSUBSCRIBE: None,  # CASL asks for at least 60 days; an unsubscribe link never expires
     PREFERENCES: 365 * DAY,
+    EMAIL_CHANGE: 2 * DAY,  # a new address is confirmed soon, or asked for again
     BOUNCE: 90 * DAY,
     SPONSOR_REPORT: 365 * DAY,  # an advertiser's read-only report link, sent by the publisher
 }

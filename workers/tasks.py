@@ -17,6 +17,7 @@ from digest.ingest import clicks
 from digest.ingest.feeds import claim_due_feeds, poll
 from digest.ingest.fetch import FetchOptions
 from digest.sending import batches, delivery
+from digest.sending.alerts import dispatch_breaking
 from digest.sending.approval import dispatch_held
 from digest.sending.blips import TRANSIENT
 from digest.sending.editions import dispatch_due
@@ -97,6 +98,11 @@ def dispatch_editions() -> int:
     to_send = sorted({*dispatched.to_send, *held.to_send})
     for edition_id in to_send:
         send_edition.delay(edition_id, True)
+    # Feed items tagged "breaking": alerted within the minute (digest.sending.alerts).
+    with session_factory()() as session, session.begin():
+        alerts = dispatch_breaking(session, get_settings(), SYSTEM_CLOCK.now())
+    for edition_id in alerts:
+        send_edition.delay(edition_id)
     for line in [*dispatched.missed, *held.missed]:
         log.warning("slot skipped: %s", line)
     return len(to_send)
@@ -149,12 +155,18 @@ def process_bounces() -> dict[str, int]:
 NOTICE_RETRIES = 6
 
 
-def _send_notice(task: Any, kind: str, subscriber_id: int) -> str:
+def _send_notice(task: Any, kind: str, subscriber_id: int, new_address: str | None = None) -> str:
     settings = get_settings()
     transport = open_transport(settings)  # connects only if there is something to send
     try:
         outcome = send_notice(
-            session_factory(), settings, kind, subscriber_id, transport, SYSTEM_CLOCK.now()
+            session_factory(),
+            settings,
+            kind,
+            subscriber_id,
+            transport,
+            SYSTEM_CLOCK.now(),
+            new_address,
         )
     finally:
         transport.close()
@@ -167,6 +179,12 @@ def _send_notice(task: Any, kind: str, subscriber_id: int) -> str:
 def send_confirmation(self: Any, subscriber_id: int) -> str:
     """Email the reader the link that confirms their pending subscriptions (after signup)."""
     return _send_notice(self, "confirm", subscriber_id)
+
+
+@app.task(name="digest.send_email_change", bind=True)
+def send_email_change(self: Any, subscriber_id: int, new_address: str) -> str:
+    """Email a reader's new address the link that confirms it."""
+    return _send_notice(self, "email_change", subscriber_id, new_address)
 
 
 @app.task(name="digest.send_welcome", bind=True)

@@ -29,6 +29,7 @@ from digest.cli import stats  # noqa: F401  isort: skip
 from digest.cli import editions  # noqa: F401  isort: skip
 from digest.cli import desk  # noqa: F401  isort: skip
 from digest.cli import schedule  # noqa: F401  isort: skip
+from digest.cli import alerts  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
 from digest.cli import sponsors  # noqa: F401  isort: skip
 from digest.cli import users  # noqa: F401  isort: skip

@@ -48,11 +48,14 @@ def newsletters_add(
         int, typer.Option(help="Oldest story considered, in hours before the edition.")
     ] = 48,
     description: Annotated[str, typer.Option(help="One line on the signup form.")] = "",
+    kind: Annotated[
+        str, typer.Option(help="digest (curated on the schedule) or alert (breaking news).")
+    ] = "digest",
 ) -> None:
     """Add a newsletter."""
     caps = parse_sections(sections)
     with open_session() as session, session.begin():
-        newsletter = add_newsletter(session, slug, name, schedule, caps, window, description)
+        newsletter = add_newsletter(session, slug, name, schedule, caps, window, description, kind)
     console.print(
         f"added newsletter {newsletter.slug} ({newsletter.schedule}, {caps})", highlight=False
     )

@@ -65,7 +65,8 @@ def _print_built(edition: Edition) -> None:
             segment.skip_reason
             or f"{len(segment.story_ids)} stories, {len(segment.html) // 1024} KB"
         )
-        console.print(f"  {segment.community.slug}: {note}")
+        mix = f" ({segment.audience})" if segment.audience else ""
+        console.print(f"  {segment.community.slug}{mix}: {note}")
 
 
 @edition_app.command("send")

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 
 from digest.cli.common import (
     app,
     claim_port,
     console,
+    err_console,
     follow_port,
     open_session,
     plural,
@@ -25,7 +27,9 @@ from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
 from digest.readers.consent import consent_proof
 from digest.readers.erase import erase_subscriber, export_subscriber
-from digest.readers.imports import export_list, import_subscribers
+from digest.readers.import_formats import FORMATS, FormatError, decode, detect_format, read_csv
+from digest.readers.imports import ImportReport, import_subscribers
+from digest.readers.list_export import export_list
 
 subscribers_app = typer.Typer(
     help="Readers: consent records, GDPR export and erasure, list import and export.",
@@ -88,7 +92,13 @@ def erase(
 
 @subscribers_app.command("import")
 def import_csv(
-    path: Annotated[Path, typer.Argument(help="CSV with a header: email[,name][,community].")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A list exported from Mailchimp, Substack, listmonk or Campaign Monitor, or a "
+            "CSV with a header: email[,name][,community][,interests][,status][,consent_at]."
+        ),
+    ],
     source: Annotated[
         str, typer.Option("--source", help="How these readers consented (kept as proof).")
     ],
@@ -98,70 +108,81 @@ def import_csv(
     newsletter: Annotated[
         list[str] | None, typer.Option("--newsletter", help="Newsletter slug (repeatable).")
     ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would happen; change nothing.")
+    ] = False,
 ) -> None:
     """Import readers who consented elsewhere; they are confirmed at once, with the source.
 
-    The file may be UTF-8 (with or without a byte-order mark) or, as spreadsheets on Windows
-    save it, Windows-1252 / Latin-1.
+    Headers are matched whatever their case ("Email Address", "First Name", groups and tags).
+    Unsubscribed, cleaned and bounced rows are suppressed. The file may be UTF-8 (with or
+    without a byte-order mark) or, as spreadsheets on Windows save it, Windows-1252 / Latin-1.
     """
     if not newsletter:
         raise DigestError("import: name at least one newsletter with --newsletter SLUG")
-    text, encoding = _read_text(path)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None or "email" not in reader.fieldnames:
-        raise DigestError(f"{path}: the first line must be a header with an email column")
-    with open_session() as session, session.begin():
-        report = import_subscribers(
-            session,
-            reader,
-            source=source,
-            community=community,
-            newsletters=newsletter or [],
-            now=SYSTEM_CLOCK.now(),
-        )
-    if encoding != "utf-8":
-        console.print(
-            f"Read {path} as {encoding} (it is not UTF-8).", highlight=False, markup=False
-        )
-    console.print(
-        f"Imported {path}: {plural(report.added, 'new reader')}, "
-        f"{plural(report.confirmed, 'subscription')} confirmed, "
-        f"{report.unchanged} already confirmed, {plural(len(report.skipped), 'row')} skipped.",
-        highlight=False,
-        markup=False,
-    )
-    for line, email, reason in report.skipped:
-        console.print(
-            f"  line {line}: {email or '(empty)'}: {reason}", highlight=False, markup=False
-        )
-
-
-def _read_text(path: Path) -> tuple[str, str]:
-    """The file's text and the encoding it was read with: UTF-8, else Windows-1252/Latin-1."""
     try:
-        data = path.read_bytes()
+        text, encoding = decode(path.read_bytes())
+        headers, rows = read_csv(text)
     except OSError as exc:
         raise DigestError(f"{path}: cannot read it ({exc.strerror})") from None
-    try:
-        return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "Latin-1"  # every byte is a Latin-1 character
+    except FormatError as exc:
+        raise DigestError(f"{path}: {exc}") from None
+    shape = detect_format(headers)
+    with open_session() as session, Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task(f"Importing {len(rows)} rows", total=len(rows))
+        transaction = session.begin()
+        try:
+            report = import_subscribers(
+                session,
+                rows,
+                source=source,
+                community=community,
+                newsletters=newsletter,
+                now=SYSTEM_CLOCK.now(),
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    _print_report(path, shape, encoding, report, dry_run)
+
+
+def _print_report(
+    path: Path, shape: str, encoding: str, report: ImportReport, dry_run: bool
+) -> None:
+    say = partial(console.print, highlight=False, markup=False)
+    say(
+        f"Read {path} as a {shape} list"
+        + ("" if encoding == "utf-8" else f", as {encoding} (it is not UTF-8)")
+        + "."
+    )
+    verb = "Would import" if dry_run else "Imported"
+    say(
+        f"{verb} {path}: {plural(report.added, 'new reader')}, "
+        f"{plural(report.confirmed, 'subscription')} confirmed, "
+        f"{report.unchanged} already confirmed, "
+        f"{plural(report.suppressed, 'address', 'addresses')} suppressed, "
+        f"{plural(len(report.skipped), 'row')} skipped."
+    )
+    for line, email, reason in report.skipped:
+        say(f"  line {line}: {email or '(no address)'}: {reason}")
+    if dry_run:
+        say("Dry run: nothing was changed.")
 
 
 @subscribers_app.command("export-list")
 def export_list_command(
     newsletter: Annotated[str, typer.Option("--newsletter", help="Newsletter slug.")],
+    shape: Annotated[str, typer.Option("--format", help=f"One of: {', '.join(FORMATS)}.")] = "csv",
 ) -> None:
-    """Print a newsletter's confirmed readers as CSV."""
+    """Print a newsletter's confirmed readers as CSV, in the shape another service imports."""
     with open_session() as session, session.begin():
-        rows = export_list(session, newsletter)
-    writer = csv.DictWriter(
-        sys.stdout, fieldnames=["email", "name", "community", "confirmed_at", "source"]
-    )
+        headers, rows = export_list(session, newsletter, shape)
+    writer = csv.DictWriter(sys.stdout, fieldnames=headers)
     writer.writeheader()
     writer.writerows(rows)
 

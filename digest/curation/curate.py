@@ -86,6 +86,7 @@ class _Cluster:
         "last_published",
         "members",
         "popularity",
+        "sections",
     )
 
     def __init__(self, first: _Row) -> None:
@@ -96,6 +97,7 @@ class _Cluster:
         self.first_published = self.last_published = first.published_at
         self.feeds = {first.feed_id}
         self.communities = {first.community_id}
+        self.sections = {first.section}
 
     def add(self, row: _Row) -> None:
         self.members.append(row)
@@ -105,6 +107,7 @@ class _Cluster:
         self.last_published = max(self.last_published, row.published_at)
         self.feeds.add(row.feed_id)
         self.communities.add(row.community_id)
+        self.sections.add(row.section)
 
     def copies(self) -> int:
         return len(self.feeds)
@@ -134,6 +137,7 @@ class _Row(NamedTuple):
     published_at: datetime
     popularity: float
     editors_pick: bool
+    section: str
 
 
 def curate(
@@ -144,21 +148,30 @@ def curate(
     *,
     slot: datetime | None = None,
     spare: int = 0,
+    audience: str = "",
+    interests: frozenset[str] | None = None,
+    window_hours: int | None = None,
 ) -> Curation:
     """The sections of `newsletter`'s edition for `community` and `slot`, as of `at` (aware).
 
     `slot` is the edition's naive local slot; by default the town's wall-clock time at `at`.
-    Deterministic for the same data, `at` and slot. Reads only; does not commit. Curating
-    many towns in one session reads the window's stories once (see _clusters). `spare` raises
-    every section's cap by that many: the editor's desk offers them as next candidates.
+    For an audience of readers with their own choices (digest.readers.audiences): only
+    stories of the `interests` sections fill the caps, `window_hours` replaces the
+    newsletter's (a weekly edition looks back a week), and what counts as already sent is
+    that audience's own earlier segments. Deterministic for the same data, `at` and slot.
+    Reads only; does not commit. Curating many towns in one session reads the window's
+    stories once (see _clusters). `spare` raises every section's cap by that many: the
+    editor's desk offers them as next candidates.
     """
     if slot is None:
         slot = at.astimezone(zone(community.timezone)).replace(tzinfo=None, second=0, microsecond=0)
     caps = {key: cap + spare for key, cap in _caps(newsletter).items() if cap > 0}
     weights = weights_of(newsletter.weights)
-    last_edition, sent = _history(session, newsletter, community, at, slot)
-    earliest = at - timedelta(hours=newsletter.window_hours)
+    last_edition, sent = _history(session, newsletter, community, at, slot, audience)
+    earliest = at - timedelta(hours=window_hours or newsletter.window_hours)
     clusters = _clusters(session, earliest, at, sent)
+    if interests is not None:
+        clusters = [cluster for cluster in clusters if cluster.sections & interests]
     chosen: dict[str, list[_Cluster]] = {}
     used: set[str] = set()
     for key in SECTION_ORDER:
@@ -183,7 +196,12 @@ def _caps(newsletter: Newsletter) -> dict[str, int]:
 
 
 def _history(
-    session: Session, newsletter: Newsletter, community: Community, at: datetime, slot: datetime
+    session: Session,
+    newsletter: Newsletter,
+    community: Community,
+    at: datetime,
+    slot: datetime,
+    audience: str = "",
 ) -> tuple[datetime | None, set[str]]:
     """When this town last got an edition of the newsletter, and every cluster it was sent.
 
@@ -203,6 +221,7 @@ def _history(
             Edition.status.in_(SENT_STATUSES),
             or_(Edition.status != EditionStatus.CANCELLED, Edition.started_at.is_not(None)),
             EditionSegment.community_id == community.id,
+            EditionSegment.audience == audience,
             EditionSegment.skip_reason.is_(None),
             Edition.slot != slot,
             EditionSegment.send_at >= since,
@@ -271,6 +290,7 @@ def _read_clusters(session: Session, earliest: datetime, at: datetime) -> list[_
             Story.published_at,
             Story.popularity,
             Story.editors_pick,
+            Story.section,
         ).where(
             Story.published_at >= earliest,
             Story.published_at <= at,

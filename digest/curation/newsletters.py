@@ -40,9 +40,12 @@ def add_newsletter(
     sections: dict[str, int] | None = None,
     window_hours: int = 48,
     description: str = "",
+    kind: str = "digest",
 ) -> Newsletter:
     """Add a newsletter; raises DigestError for a bad slug, schedule or a slug already taken."""
     check_slug(slug, "newsletter")
+    if kind not in ("digest", "alert"):
+        raise DigestError(f"unknown newsletter kind {kind!r} (use digest or alert)")
     cron_line(schedule)
     if not 1 <= window_hours <= 24 * 31:
         raise DigestError("window must be between 1 hour and 31 days (in hours)")
@@ -55,6 +58,7 @@ def add_newsletter(
         schedule=schedule,
         sections=dict(sections or DEFAULT_SECTIONS),
         window_hours=window_hours,
+        kind=kind,
     )
     session.add(newsletter)
     session.flush()

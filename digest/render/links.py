@@ -14,6 +14,7 @@ from digest.ingest.click_links import TrackedLink, make_link_token, make_tag
 from digest.settings import Settings
 from digest.tokens import (
     CONFIRM,
+    EMAIL_CHANGE,
     PREFERENCES,
     UNSUBSCRIBE,
     make_token,
@@ -60,6 +61,12 @@ def unsubscribe_mailto(
     """
     address = unsubscribe_mail_address(settings, subscriber_id, newsletter_id)
     return f"mailto:{address}?subject=unsubscribe"
+
+
+def email_change_url(settings: Settings, subscriber_id: int, new_email: str) -> str:
+    """`{base_url}/email/{token}`: confirms the new address the token names (sent to it)."""
+    token = make_token(settings, EMAIL_CHANGE, {"s": subscriber_id, "e": new_email})
+    return f"{settings.base_url}/email/{token}"
 
 
 def preferences_url(settings: Settings, subscriber_id: int) -> str:

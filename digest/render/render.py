@@ -79,7 +79,7 @@ STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
 
-TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed")
+TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
 
 
 @dataclass(frozen=True)
@@ -576,6 +576,7 @@ def render_transactional(settings: Settings, kind: str, context: dict[str, Any])
             "confirm": f"Please confirm your subscription to {joined}",
             "welcome": f"Welcome to {joined}",
             "unsubscribed": f"You have been unsubscribed from {joined}",
+            "email_change": "Please confirm your new address",
         }[kind],
         SUBJECT_LIMIT,
     )

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, insert, literal, select, true, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.bounces.classify import classify_reply
@@ -189,6 +189,7 @@ def create_deliveries(
             EditionSegment,
             and_(
                 EditionSegment.community_id == Subscriber.community_id,
+                EditionSegment.audience == Subscription.audience,  # the reader's own choices
                 EditionSegment.edition_id == edition.id,
             ),
         )
@@ -197,6 +198,7 @@ def create_deliveries(
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscriber.status == SubscriberStatus.ACTIVE,
             EditionSegment.skip_reason.is_(None),
+            or_(Subscriber.paused_until.is_(None), Subscriber.paused_until <= now),
             EditionSegment.send_at <= now if due_only else true(),
             not_suppressed(Subscriber),
             ~exists().where(

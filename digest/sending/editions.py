@@ -33,6 +33,7 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.sending import shaping, states
+from digest.sending.audience_segments import audience_segments
 from digest.settings import Settings
 
 
@@ -83,6 +84,7 @@ def build_edition(
     session.flush()
     for town in towns if towns is not None else reader_towns(session, newsletter):
         session.add(build_segment(session, settings, edition, newsletter, town, now))
+        session.add_all(audience_segments(session, settings, edition, newsletter, town, now))
     session.flush()
     segments = session.scalars(
         select(EditionSegment).where(EditionSegment.edition_id == edition.id)
@@ -180,9 +182,13 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
     touched: dict[int, Edition] = {}
     letters = session.scalars(
         select(Newsletter)
-        .where(Newsletter.active.is_(True), Newsletter.hold_for_approval.is_(False))
+        .where(
+            Newsletter.active.is_(True),
+            Newsletter.hold_for_approval.is_(False),  # built ahead, released by sending.approval
+            Newsletter.kind != "alert",  # sent one story at a time by sending.alerts
+        )
         .order_by(Newsletter.id)
-    )  # held newsletters are built ahead and released by digest.sending.approval
+    )
     for newsletter in list(letters):
         for town in reader_towns(session, newsletter):
             # Slots built ahead do not count here: the slots before them are still to send.
@@ -198,7 +204,11 @@ def dispatch_due(session: Session, settings: Settings, now: datetime) -> Dispatc
                     missed.append(f"{newsletter.slug} {slot:%Y-%m-%d %H:%M} {town.slug}: {reason}")
                     continue
                 segment = build_segment(session, settings, edition, newsletter, town, now)
-                if add_segment(session, segment) and segment.skip_reason is None:
+                extra = audience_segments(session, settings, edition, newsletter, town, now)
+                added = [
+                    add_segment(session, s) and s.skip_reason is None for s in (segment, *extra)
+                ]
+                if any(added):
                     if edition.status in (
                         EditionStatus.BUILDING,
                         EditionStatus.SENT,

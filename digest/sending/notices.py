@@ -20,6 +20,7 @@ from digest.errors import DigestError
 from digest.models import Newsletter, Subscriber, SubscriberStatus
 from digest.readers.signup import confirmed_newsletters, pending_newsletters
 from digest.readers.suppressions import is_suppressed
+from digest.readers.welcome import first_edition
 from digest.render import links
 from digest.render.mime import Reader, compose, transactional_template
 from digest.render.render import render_transactional
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 CONFIRMATION = "confirm"
 WELCOME = "welcome"
-KINDS = (CONFIRMATION, WELCOME)
+EMAIL_CHANGE = "email_change"  # to a reader's new address, which they must confirm
+KINDS = (CONFIRMATION, WELCOME, EMAIL_CHANGE)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,12 @@ def _reachable(session: Session, subscriber_id: int) -> Subscriber | None:
 
 
 def compose_notice(
-    session: Session, settings: Settings, kind: str, subscriber_id: int, now: datetime
+    session: Session,
+    settings: Settings,
+    kind: str,
+    subscriber_id: int,
+    now: datetime,
+    new_address: str | None = None,
 ) -> Notice | None:
     """The confirmation or welcome for a reader, or None when there is nothing to send.
 
@@ -81,6 +88,10 @@ def compose_notice(
     if subscriber is None or subscriber.email is None:
         return None
     address = subscriber.email
+    if kind == EMAIL_CHANGE:
+        if new_address is None or is_suppressed(session, new_address):
+            return None
+        address = new_address
     if kind == CONFIRMATION:
         newsletters = pending_newsletters(session, subscriber_id)
     else:
@@ -97,10 +108,33 @@ def compose_notice(
     }
     if kind == CONFIRMATION:
         context["confirm_url"] = links.confirm_url(settings, subscriber_id)
+    elif kind == EMAIL_CHANGE:
+        context["confirm_url"] = links.email_change_url(settings, subscriber_id, address)
+    else:
+        context["arrivals"] = _arrivals(settings, subscriber, newsletters, now)
     rendered = render_transactional(settings, kind, context)
     template = transactional_template(settings, rendered, date=now, newsletter=only)
     message = compose(template, Reader(None, subscriber_id, address, subscriber.name))
     return Notice(kind, subscriber_id, address, message.mail_from, message.data, message.message_id)
+
+
+def _arrivals(
+    settings: Settings, subscriber: Subscriber, newsletters: list[Newsletter], now: datetime
+) -> list[str]:
+    """When each newsletter's first edition comes, in the reader's town and frequency."""
+    frequency = {s.newsletter_id: s.frequency for s in subscriber.subscriptions}
+    town = subscriber.community
+    return [
+        first_edition(
+            letter,
+            frequency.get(letter.id, "daily"),
+            town.timezone,
+            town.name,
+            now,
+            settings.weekly_day,
+        )
+        for letter in newsletters
+    ]
 
 
 def send_notice(
@@ -110,6 +144,7 @@ def send_notice(
     subscriber_id: int,
     transport: Transport,
     now: datetime,
+    new_address: str | None = None,
 ) -> NoticeOutcome:
     """Compose the reader's confirmation or welcome, then hand it to the transport.
 
@@ -119,7 +154,7 @@ def send_notice(
     server asked to try again later (the caller retries).
     """
     with sessions() as session, session.begin():
-        notice = compose_notice(session, settings, kind, subscriber_id, now)
+        notice = compose_notice(session, settings, kind, subscriber_id, now, new_address)
     if notice is None:
         log.info("%s for subscriber %s: nothing to send", kind, subscriber_id)
         return NoticeOutcome("skipped", "nothing to send to this reader now")

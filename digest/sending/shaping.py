@@ -144,7 +144,9 @@ def require_editable(session: Session, edition: Edition) -> None:
 def segment_for(session: Session, edition: Edition, town: Community) -> EditionSegment:
     segment = session.scalar(
         select(EditionSegment).where(
-            EditionSegment.edition_id == edition.id, EditionSegment.community_id == town.id
+            EditionSegment.edition_id == edition.id,
+            EditionSegment.community_id == town.id,
+            EditionSegment.audience == "",  # the town's own; its readers' mixes follow it
         )
     )
     if segment is None:

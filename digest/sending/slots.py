@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from digest.curation.schedules import slots_between
 from digest.models import Community, Edition, EditionStatus, Newsletter
+from digest.sending.audience_segments import audience_segments
 from digest.sending.editions import (
     add_segment,
     build_segment,
@@ -87,7 +88,10 @@ def build_slots(
         session.flush()
         for town in towns:
             segment = build_segment(session, settings, edition, newsletter, town, now)
-            added = add_segment(session, segment) and segment.skip_reason is None
+            extra = audience_segments(session, settings, edition, newsletter, town, now)
+            # Every segment is added (a list, not a short-circuiting generator).
+            fresh = [add_segment(session, s) and s.skip_reason is None for s in (segment, *extra)]
+            added = any(fresh)
             if added and edition.status in REOPENED:
                 edition.status = EditionStatus.READY
                 edition.skip_reason = None

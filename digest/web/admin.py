@@ -241,6 +241,7 @@ def edition_page(
             {
                 "town": segment.community.name,
                 "slug": segment.community.slug,
+                "audience": segment.audience,
                 "subject": segment.subject,
                 "stories": len(segment.story_ids or []),
                 "skip_reason": segment.skip_reason,
@@ -280,6 +281,8 @@ def segment_page(
             select(EditionSegment)
             .join(Community, Community.id == EditionSegment.community_id)
             .where(EditionSegment.edition_id == edition_id, Community.slug == town)
+            .order_by(EditionSegment.audience)  # the town's own ("") before readers' mixes
+            .limit(1)
         ).one_or_none()
         if segment is None or not segment.html:
             raise HTTPException(404, "This edition has no page for that town.")

@@ -34,8 +34,10 @@ from digest.web import (
     audit,
     auth,
     bounces,
+    choices,
     clicks,
     desk,
+    email_change,
     feeds,
     newsletters,
     outbox,
@@ -123,6 +125,8 @@ def create_app(
     app.state.click_flusher = click_flusher
     app.include_router(signup.router)
     app.include_router(reader.router)
+    app.include_router(choices.router)
+    app.include_router(email_change.router)
     app.include_router(archive.router)
     app.include_router(auth.router)
     app.include_router(admin.router)

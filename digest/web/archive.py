@@ -69,7 +69,7 @@ def archive_newsletter(slug: Slug, web: Web) -> Response:
             edition.id: [
                 (segment.community.slug, segment.community.name)
                 for segment in sorted(edition.segments, key=lambda s: s.community.name)
-                if segment.html and not segment.skip_reason
+                if segment.html and not segment.skip_reason and not segment.audience
             ]
             for edition in editions
         }
@@ -101,6 +101,8 @@ def archive_edition(
                 Edition.status.in_(PAST),
                 Community.slug == town,
             )
+            .order_by(EditionSegment.audience)  # the town's own ("") before readers' mixes
+            .limit(1)
         ).one_or_none()
         if segment is None or not segment.html:
             raise HTTPException(404, "There is no such edition in the archive.")

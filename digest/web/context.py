@@ -37,6 +37,8 @@ class Notifier(Protocol):
 
     def welcome(self, subscriber_id: int) -> None: ...
 
+    def email_change(self, subscriber_id: int, new_address: str) -> None: ...
+
 
 class CeleryNotifier:
     """Queues the emails as Celery tasks (workers.tasks), by name: the web process needs
@@ -51,6 +53,11 @@ class CeleryNotifier:
         from workers.celery_app import app
 
         app.send_task("digest.send_welcome", args=[subscriber_id])
+
+    def email_change(self, subscriber_id: int, new_address: str) -> None:
+        from workers.celery_app import app
+
+        app.send_task("digest.send_email_change", args=[subscriber_id, new_address])
 
 
 def template_environment(settings: Settings) -> Environment:

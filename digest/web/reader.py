@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
 from digest.models import Newsletter, SubscriptionStatus
+from digest.readers.choices import apply_choices, choices_of
 from digest.readers.consent import consent_wording
 from digest.readers.preferences import (
     change_preferences,
@@ -26,6 +27,7 @@ from digest.readers.preferences import (
 from digest.readers.signup import SignupError, confirm, pending_newsletters
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
+from digest.web.choices import choices_from_form
 from digest.web.context import WebContext, context
 from digest.web.security import CSRF_FIELD, FormToken, PostedForm, check_form_token
 
@@ -250,6 +252,8 @@ def _preferences_page(
         values.setdefault("community", subscriber.community.slug)
         values.setdefault("chosen", receiving)
         values.setdefault("click_opt_out", subscriber.click_opt_out)
+        values["choices"] = choices_of(session, subscriber_id, web.clock.now())
+        values["email_action"] = f"{request.url.path}/email"
         email = subscriber.email
     return _form_page(
         web,
@@ -305,6 +309,13 @@ def preferences_post(
             if web.settings.click_per_reader:  # the choice is only offered when it means something
                 opt_out = form.get("click_opt_out") == "yes"
                 set_click_opt_out(session, subscriber_id, opt_out, origin, web.clock.now())
+            said = apply_choices(
+                session,
+                subscriber_id,
+                choices_from_form(form, chosen),
+                origin,
+                web.clock.now(),
+            )
     except BadLinkError as exc:
         return bad_link_page(web, exc.expired)
     except SubscriberGoneError:
@@ -324,4 +335,5 @@ def preferences_post(
         saved += f" You now receive {', '.join(change.joined)}."
     if change.left:
         saved += f" You no longer receive {', '.join(change.left)}."
+    saved = " ".join([saved, *said])
     return _preferences_page(web, request, subscriber_id, saved=saved)

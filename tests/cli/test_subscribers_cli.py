@@ -154,3 +154,42 @@ def test_a_latin_1_file_from_a_spreadsheet_is_read_as_such(
     assert "1 new reader" in result.output
     listing = runner.invoke(app, ["subscribers", "export-list", "--newsletter", "morning"])
     assert "René Müller" in listing.output
+
+
+def test_a_mailchimp_export_dry_run_then_import_then_export_as_listmonk(
+    committed: sessionmaker[Session], tmp_path: Path
+) -> None:
+    populate(committed)
+    source = Path(__file__).parent.parent / "readers" / "lists" / "mailchimp_subscribed.csv"
+    args = [
+        "subscribers",
+        "import",
+        str(source),
+        "--source",
+        "Mailchimp",
+        "--newsletter",
+        "morning",
+    ]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "as a mailchimp list" in dry.output
+    assert "Would import" in dry.output
+    assert "3 new readers" in dry.output
+    assert "line 6: erin@example.org: unknown town 'Ogdenville'" in dry.output
+    assert "Dry run: nothing was changed." in dry.output
+    listing = runner.invoke(app, ["subscribers", "export-list", "--newsletter", "morning"])
+    assert list(csv.DictReader(io.StringIO(listing.output))) == []
+    real = runner.invoke(app, args)
+    assert real.exit_code == 0, real.output
+    assert "Imported" in real.output
+    assert "3 new readers" in real.output
+    listmonk = runner.invoke(
+        app, ["subscribers", "export-list", "--newsletter", "morning", "--format", "listmonk"]
+    )
+    rows = list(csv.DictReader(io.StringIO(listmonk.output)))
+    assert [r["email"] for r in rows] == ["ada@example.org", "bob@example.org", "carol@example.org"]
+    assert rows[0]["attributes"] == '{"town": "springfield", "interests": ["news", "sports"]}'
+    unknown = runner.invoke(
+        app, ["subscribers", "export-list", "--newsletter", "morning", "--format", "nope"]
+    )
+    assert unknown.exit_code != 0

@@ -24,7 +24,8 @@ from digest.models import (
 )
 from digest.readers.consent import Origin, consent_proof
 from digest.readers.erase import erase_subscriber, export_subscriber
-from digest.readers.imports import export_list, import_subscribers
+from digest.readers.imports import import_subscribers
+from digest.readers.list_export import export_list
 from digest.readers.preferences import change_preferences, unsubscribe
 from digest.readers.signup import SignupError, confirm, signup
 from digest.readers.suppressions import suppress
@@ -270,7 +271,7 @@ def test_import_confirms_with_the_source_and_respects_withdrawals(
         (5, "unknown town 'atlantis'"),
     ]
     with sessions() as session:
-        rows_out = export_list(session, "morning")
+        _, rows_out = export_list(session, "morning")
         event = session.scalars(
             select(ConsentEvent).where(ConsentEvent.action == ConsentAction.IMPORT)
         ).first()

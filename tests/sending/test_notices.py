@@ -91,6 +91,9 @@ def test_the_welcome_lists_the_newsletters_and_how_to_leave(
     assert received.message["Subject"] == "Welcome to Morning Digest, Weekend Reads"
     kinds = {m.group(1) for m in LINK.finditer(text_part(received.message))}
     assert kinds == {"u", "preferences"}
+    # Each newsletter says when its first edition comes, from its own schedule.
+    assert "Morning Digest: your first edition arrives" in text_part(received.message)
+    assert "next morning" not in text_part(received.message)
 
 
 def test_nothing_is_sent_to_a_suppressed_unsubscribed_or_erased_reader(
@@ -124,3 +127,30 @@ def test_a_deferring_server_asks_for_a_retry(
 ) -> None:
     smtp_server.defer("jane@example.org")
     assert send(committed, settings, smtp_server, "confirm", reader) == "deferred"
+
+
+def test_a_change_of_address_is_confirmed_from_the_new_address(
+    committed: sessionmaker[Session], settings: Settings, smtp_server: SMTPServer, reader: int
+) -> None:
+    from digest.sending.notices import EMAIL_CHANGE
+    from digest.tokens import EMAIL_CHANGE as PURPOSE
+
+    with committed() as session, session.begin():
+        confirm(session, reader, Origin("confirm page"), START)
+    transport = transport_for_url(smtp_server.url)
+    try:
+        outcome = send_notice(
+            committed, settings, EMAIL_CHANGE, reader, transport, START, "jane.new@example.org"
+        )
+    finally:
+        transport.close()
+    assert outcome.status == "sent"
+    [received] = smtp_server.received
+    assert received.rcpt_tos == ["jane.new@example.org"]
+    assert received.message["Subject"] == "Please confirm your new address"
+    token = re.search(r"/email/(\S+)", text_part(received.message))
+    assert token is not None
+    assert read_token(settings, PURPOSE, token.group(1)) == {
+        "s": reader,
+        "e": "jane.new@example.org",
+    }

@@ -23,6 +23,7 @@ class RecordingNotifier:
 
     confirmations: list[int] = field(default_factory=list)
     welcomes: list[int] = field(default_factory=list)
+    email_changes: list[tuple[int, str]] = field(default_factory=list)
     fail: bool = False
 
     def confirmation(self, subscriber_id: int) -> None:
@@ -32,6 +33,9 @@ class RecordingNotifier:
 
     def welcome(self, subscriber_id: int) -> None:
         self.welcomes.append(subscriber_id)
+
+    def email_change(self, subscriber_id: int, new_address: str) -> None:
+        self.email_changes.append((subscriber_id, new_address))
 
 
 def populate(sessions: sessionmaker[Session]) -> dict[str, int]:

@@ -873,3 +873,95 @@ def test_even_a_bug_gets_a_polite_page(make_client: MakeClient) -> None:
     assert page.status_code == 500
     assert "Something went wrong on our side" in page.text
     assert "Traceback" not in page.text
+
+
+def test_preferences_other_towns_interests_frequency_and_pause(
+    client: TestClient, committed: sessionmaker[Session], settings: Settings
+) -> None:
+    reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    link = path(preferences_url(settings, reader))
+    page = client.get(link)
+    assert 'name="interests-morning"' in page.text
+    assert 'name="towns"' in page.text
+    answer = client.post(
+        link,
+        data={
+            "form_token": form_token(page.text),
+            "action": "save",
+            "community": "springfield",
+            "newsletters": ["morning"],
+            "towns": ["shelbyville"],
+            "interests-morning": ["sports", "news"],
+            "frequency-morning": "weekly",
+            "pause": "2",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Your towns are saved." in answer.text
+    assert "You now get morning weekly." in answer.text
+    api = client.get(link.replace("/preferences/", "/api/preferences/")).json()
+    assert api["other_towns"] == ["shelbyville"]
+    assert api["newsletters"][0]["interests"] == ["news", "sports"]
+    assert api["newsletters"][0]["frequency"] == "weekly"
+    assert api["paused_until"] is not None
+    changed = client.put(
+        link.replace("/preferences/", "/api/preferences/"),
+        json={"interests": {"morning": None}, "pause_weeks": 0, "frequency": {"morning": "daily"}},
+    ).json()
+    assert changed["newsletters"][0]["interests"] is None
+    assert changed["paused_until"] is None
+    bad = client.put(link.replace("/preferences/", "/api/preferences/"), json={"pause_weeks": 3})
+    assert bad.status_code == 422
+    with committed() as session:
+        details = session.scalars(
+            select(ConsentEvent.detail)
+            .where(ConsentEvent.action == ConsentAction.PREFERENCES)
+            .order_by(ConsentEvent.id)
+        ).all()
+    kinds = [
+        next(iter(d)) for d in details if set(d) & {"towns", "interests", "frequency", "pause"}
+    ]
+    assert kinds == ["towns", "interests", "frequency", "pause", "interests", "frequency", "pause"]
+
+
+def test_changing_the_address_waits_for_the_new_one_to_confirm(
+    client: TestClient,
+    committed: sessionmaker[Session],
+    settings: Settings,
+    notifier: RecordingNotifier,
+) -> None:
+    from digest.render.links import email_change_url
+
+    reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    link = path(preferences_url(settings, reader))
+    page = client.get(link)
+    assert f'action="{link}/email"' in page.text
+    asked = client.post(
+        f"{link}/email",
+        data={"form_token": form_token(page.text), "new_email": "Jane.New@Example.org"},
+    )
+    assert asked.status_code == 200, asked.text
+    assert notifier.email_changes == [(reader, "jane.new@example.org")]
+    assert statuses(committed, "jane@example.org") == {"morning": "confirmed"}  # not yet
+    confirm_link = path(email_change_url(settings, reader, "jane.new@example.org"))
+    shown = client.get(confirm_link)
+    assert shown.status_code == 200
+    assert statuses(committed, "jane@example.org") == {"morning": "confirmed"}  # a GET: nothing
+    done = client.post(confirm_link, data={"form_token": form_token(shown.text)})
+    assert done.status_code == 200
+    assert "jane.new@example.org" in done.text
+    assert statuses(committed, "jane.new@example.org") == {"morning": "confirmed"}
+    with committed() as session:
+        steps = [
+            d["email_change"]
+            for d in session.scalars(select(ConsentEvent.detail).order_by(ConsentEvent.id))
+            if "email_change" in d
+        ]
+    assert steps == ["requested", "confirmed"]
+    # Someone else's address cannot be taken.
+    page = client.get(link)
+    taken = client.post(
+        f"{link}/email",
+        data={"form_token": form_token(page.text), "new_email": "jane.new@example.org"},
+    )
+    assert taken.status_code == 422

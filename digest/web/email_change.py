@@ -1,0 +1,101 @@
+"""Changing a reader's address on the web: asked on the preferences page, confirmed from the
+link mailed to the new address (a GET shows a button; only the POST changes anything)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response
+
+from digest.readers.email_change import confirm_email_change, request_email_change
+from digest.readers.signup import SignupError
+from digest.readers.subscribers import SubscriberGoneError, live_subscriber
+from digest.tokens import EMAIL_CHANGE, PREFERENCES, TokenError, read_token
+from digest.web.context import WebContext, context
+from digest.web.reader import _form_page, _gone_page, bad_link_page
+from digest.web.security import FormToken, PostedForm
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+Web = Annotated[WebContext, Depends(context)]
+Token = Annotated[str, Path(max_length=1000, description="The signed token from the email.")]
+
+
+def _read(web: WebContext, purpose: str, token: str) -> dict[str, Any] | None:
+    try:
+        payload: Any = read_token(web.settings, purpose, token)
+    except TokenError:
+        return None
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
+        return None
+    return payload
+
+
+@router.post(
+    "/preferences/{token}/email",
+    summary="Ask to change the address (a link goes to the new one)",
+    response_class=Response,
+)
+def ask(
+    token: Token, request: Request, web: Web, form: PostedForm, _checked: FormToken
+) -> Response:
+    payload = _read(web, PREFERENCES, token)
+    if payload is None:
+        return bad_link_page(web, expired=False)
+    new_email = str(form.get("new_email") or "")[:320]
+    try:
+        with web.transaction() as session:
+            origin = web.origin(request, "preferences page: change of address")
+            address = request_email_change(
+                session, payload["s"], new_email, origin, web.clock.now()
+            )
+    except SignupError as exc:
+        return web.page("message.html", 422, title="Your address", message=str(exc))
+    except SubscriberGoneError:
+        return _gone_page(web)
+    web.notifier.email_change(payload["s"], address)
+    return web.page(
+        "message.html",
+        title="Check your new inbox",
+        message=f"We sent a link to {address}. Your address changes when you follow it; "
+        "until then your email keeps coming to your current address.",
+    )
+
+
+@router.get(
+    "/email/{token}", summary="The page that confirms a new address", response_class=Response
+)
+def confirm_page(token: Token, request: Request, web: Web) -> Response:
+    payload = _read(web, EMAIL_CHANGE, token)
+    if payload is None or not isinstance(payload.get("e"), str):
+        return bad_link_page(web, expired=False)
+    try:
+        with web.transaction() as session:
+            live_subscriber(session, payload["s"])
+    except SubscriberGoneError:
+        return _gone_page(web)
+    return _form_page(web, request, "email_change.html", new_email=payload["e"])
+
+
+@router.post("/email/{token}", summary="Confirm the new address", response_class=Response)
+def confirm_post(token: Token, request: Request, web: Web, _checked: FormToken) -> Response:
+    payload = _read(web, EMAIL_CHANGE, token)
+    if payload is None or not isinstance(payload.get("e"), str):
+        return bad_link_page(web, expired=False)
+    try:
+        with web.transaction() as session:
+            origin = web.origin(request, "email change page")
+            address = confirm_email_change(
+                session, payload["s"], payload["e"], origin, web.clock.now()
+            )
+    except SignupError as exc:
+        return web.page("message.html", 409, title="Your address", message=str(exc))
+    except SubscriberGoneError:
+        return _gone_page(web)
+    return web.page(
+        "message.html",
+        title="Your address is changed",
+        message=f"Your newsletters now come to {address}.",
+    )
