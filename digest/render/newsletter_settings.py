@@ -35,7 +35,11 @@ FIELDS = (
     "footer_text",
     "language",
     "active",
+    "hold_for_approval",
+    "if_unapproved",
+    "approval_grace_minutes",
 )
+IF_UNAPPROVED = ("send", "skip")
 
 
 def sections_text(caps: Mapping[str, int]) -> str:
@@ -69,6 +73,9 @@ def form_values(newsletter: Newsletter) -> dict[str, str]:
         "footer_text": newsletter.footer_text,
         "language": newsletter.language,
         "active": "yes" if newsletter.active else "",
+        "hold_for_approval": "yes" if newsletter.hold_for_approval else "",
+        "if_unapproved": newsletter.if_unapproved,
+        "approval_grace_minutes": str(newsletter.approval_grace_minutes),
     }
 
 
@@ -111,7 +118,22 @@ def check_newsletter_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict
         errors["language"] = "Write a language code like en, fr or es-MX."
     clean["language"] = language
     clean["active"] = bool(form.get("active"))
+    _check_approval(form, clean, errors)
     return clean, errors
+
+
+def _check_approval(form: Mapping[str, str], clean: dict[str, Any], errors: dict[str, str]) -> None:
+    """Hold for approval, and what happens at the slot when nobody approved (docs/desk.md)."""
+    clean["hold_for_approval"] = bool(form.get("hold_for_approval"))
+    choice = str(form.get("if_unapproved", "send")).strip() or "send"
+    if choice not in IF_UNAPPROVED:
+        errors["if_unapproved"] = "Choose whether to send anyway or skip the edition."
+    clean["if_unapproved"] = choice
+    grace = str(form.get("approval_grace_minutes", "30")).strip() or "0"
+    if not grace.isdigit() or int(grace) > 24 * 60:
+        errors["approval_grace_minutes"] = "Write a number of minutes from 0 to 1440."
+        return
+    clean["approval_grace_minutes"] = int(grace)
 
 
 def _check(errors: dict[str, str], clean: dict[str, Any], field: str, parse: Any) -> None:

@@ -48,6 +48,8 @@ LABELS = {
     "accent_color": "Accent colour",
     "footer_text": "Footer text",
     "language": "Language",
+    "if_unapproved": "If nobody approves",
+    "approval_grace_minutes": "Grace period",
     "slug": "Short name",
 }
 

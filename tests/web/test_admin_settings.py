@@ -236,3 +236,26 @@ def test_an_editor_of_one_town_finds_only_its_readers(make_client: MakeClient) -
     theirs = client.get("/admin/readers/", params={"email": "reader0@springfield.example"})
     assert theirs.status_code == 403
     assert "reader0@springfield.example" not in theirs.text.split("<main", 1)[1]
+
+
+def test_hold_for_approval_is_a_newsletter_setting_in_the_browser(
+    admin: TestClient, committed: sessionmaker[Session]
+) -> None:
+    held = {
+        **NEWSLETTER,
+        "hold_for_approval": "yes",
+        "if_unapproved": "skip",
+        "approval_grace_minutes": "45",
+    }
+    response = post(admin, "/admin/newsletters/morning", "/admin/newsletters/morning", held)
+    assert response.status_code in (200, 303)  # type: ignore[attr-defined]
+    with committed() as session:
+        letter = session.scalars(select(Newsletter).where(Newsletter.slug == "morning")).one()
+        assert (letter.hold_for_approval, letter.if_unapproved) == (True, "skip")
+        assert letter.approval_grace_minutes == 45
+    bad = {**held, "if_unapproved": "maybe", "approval_grace_minutes": "soon"}
+    response = post(admin, "/admin/newsletters/morning", "/admin/newsletters/morning", bad)
+    assert response.status_code == 400  # type: ignore[attr-defined]
+    found = errors_of(response.text)  # type: ignore[attr-defined]
+    assert "Choose whether to send anyway or skip the edition." in found
+    assert "Write a number of minutes from 0 to 1440." in found
