@@ -15,7 +15,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from digest.curation.curate import Curation, curate, section_title, story_cards
-from digest.curation.picks import clean_note, picks_for, shape
+from digest.curation.picks import Shaped, clean_note, picks_for, shape
 from digest.curation.sections import SECTION_ORDER, Section, StoryCard, sections_to_json
 from digest.errors import DigestError, NotFoundError
 from digest.models import (
@@ -88,7 +88,12 @@ def freeze(
         for key, cards in segment.curated.get("spares", {}).items()
     }
     picks = picks_for(session, edition.id, town.id)
-    shaped = shape(base, spares, picks, _added(session, picks), lambda k: section_title(k, town))
+    # Without picks the sections stay as curated: a reader's mix may hold one Local per town.
+    shaped = (
+        shape(base, spares, picks, _added(session, picks), lambda k: section_title(k, town))
+        if picks
+        else Shaped(base, "")
+    )
     if segment.placements:
         segment.placements.clear()
         session.flush()  # the old rows go before new ones take their (segment, position)

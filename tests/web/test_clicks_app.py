@@ -24,7 +24,7 @@ from digest.models import (
 from digest.render.links import CLICK_TAG, click_tag, preferences_url, tracked_url
 from digest.web.app import create_app
 from tests.factories import NOW
-from tests.support.admin import ADMIN_PASSWORD, Newsroom, newsroom
+from tests.support.admin import Newsroom, log_in, newsroom
 from tests.support.web import RecordingNotifier, form_token
 from tests.web.test_admin import admin_settings
 
@@ -126,7 +126,8 @@ def test_the_admin_edition_page_shows_clicks_per_town(
         assert client.get(path, headers=agent, follow_redirects=False).status_code == 302
     assert client.head(path, headers=BROWSER, follow_redirects=False).status_code == 302
     assert client.app.state.click_flusher.flush()  # type: ignore[attr-defined]
-    page = client.get(f"/admin/editions/{room.sent}", auth=("editor", ADMIN_PASSWORD))
+    log_in(client)
+    page = client.get(f"/admin/editions/{room.sent}")
     assert page.status_code == 200
     clicks = page.text.split("<h2>Clicks</h2>")[1]
     row = next(line for line in clicks.split("<tr>") if "Springfield" in line)
