@@ -242,7 +242,7 @@ class Newsletter(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320))
     template: Mapped[str] = mapped_column(String(100), default="digest")
     # "digest" (curated on a schedule) or "alert" (one breaking story, sent when chosen).
-    kind: Mapped[str] = mapped_column(String(16), default="digest")
+    kind: Mapped[str] = mapped_column(String(16), default="digest", server_default="digest")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Query parameters added to every story link, e.g. "utm_source=digest&utm_medium=email".
     utm_params: Mapped[str] = mapped_column(String(500), default="", server_default="")
@@ -345,10 +345,12 @@ class Subscription(Base):
     unsubscribed_at: Mapped[datetime | None]
     # The story sections (Story.section) the reader wants; None means all of them.
     interests: Mapped[list[Any] | None] = mapped_column(JSON())
-    frequency: Mapped[str] = mapped_column(String(16), default="daily")  # daily | weekly
+    frequency: Mapped[str] = mapped_column(  # daily | weekly
+        String(16), default="daily", server_default="daily"
+    )
     # Which segment of an edition the reader gets, derived from their choices by
     # digest.readers.audiences ("" = the town's plain edition): one render per audience.
-    audience: Mapped[str] = mapped_column(String(255), default="")
+    audience: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     newsletter: Mapped[Newsletter] = relationship()
@@ -425,7 +427,9 @@ class EditionSegment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
-    audience: Mapped[str] = mapped_column(String(255), default="")  # see Subscription.audience
+    audience: Mapped[str] = mapped_column(  # see Subscription.audience
+        String(255), default="", server_default=""
+    )
     send_at: Mapped[datetime]
     sections: Mapped[list[Any]] = mapped_column(default=list)
     story_ids: Mapped[list[Any]] = mapped_column(default=list)

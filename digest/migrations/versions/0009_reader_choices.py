@@ -53,14 +53,7 @@ def upgrade() -> None:
             op.f("uq_edition_segments_edition_id_community_id_audience"),
             ["edition_id", "community_id", "audience"],
         )
-    for table, column in (
-        ("newsletters", "kind"),
-        ("subscriptions", "frequency"),
-        ("subscriptions", "audience"),
-        ("edition_segments", "audience"),
-    ):
-        with op.batch_alter_table(table) as batch:
-            batch.alter_column(column, server_default=None)
+    # The server defaults stay: rows written by plain SQL (bulk imports, benchmarks) get them.
     op.create_table(
         "subscriber_towns",
         sa.Column("id", BIG_ID, nullable=False),
