@@ -252,6 +252,48 @@ def start_workers(env: dict[str, str], count: int, logs: Path) -> list[subproces
     return procs
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pids(database_url: str, name: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the database `name`."""
+    from sqlalchemy import text
+
+    from digest.db import make_engine
+
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+            ),
+            {"name": name},
+        ).scalars()
+        found = [int(pid) for pid in pids]
+    engine.dispose()
+    return found
+
+
+def cpu_by_role(
+    roles: dict[str, list[int]], before: dict[int, float], messages: int
+) -> dict[str, dict[str, float]]:
+    """CPU seconds each role's processes used since `before`, and milliseconds per message."""
+    out = {}
+    for role, pids in roles.items():
+        seconds = sum(cpu_seconds(pid) - before.get(pid, 0.0) for pid in pids)
+        out[role] = {
+            "cpu_seconds": round(seconds, 2),
+            "cpu_ms_per_message": round(1000 * seconds / messages, 3),
+        }
+    return out
+
+
 def sent_count(database_url: str, edition_id: int) -> int:
     from sqlalchemy import text
 
@@ -474,7 +516,14 @@ def main() -> None:
         result["ceiling_messages_per_second"] = round(top, 1)
         procs = start_workers(env, args.workers, var_dir)
         try:
+            before = {pid: cpu_seconds(pid) for pid in [sink.pid, *(p.pid for p in procs)]}
             rate, samples = end_to_end(database_url, edition_id, args.readers, args.timeout)
+            roles = {
+                "workers": [p.pid for p in procs],
+                "postgres_backends": backend_pids(database_url, args.database),
+                "smtp_sink": [sink.pid],
+            }
+            result["end_to_end_cpu"] = cpu_by_role(roles, before, args.readers)
         finally:
             for proc in procs:
                 proc.terminate()
