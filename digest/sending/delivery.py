@@ -205,6 +205,9 @@ def create_deliveries(
                 Delivery.edition_id == edition.id, Delivery.subscriber_id == Subscriber.id
             ),
         )
+        # Ids follow the segments, so a batch (an id range) spans one or two towns' segments
+        # and loads and encodes one or two message templates, not one per town.
+        .order_by(EditionSegment.id, Subscriber.id)
     )
     columns = [
         "edition_id",
