@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, bindparam, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,13 +97,18 @@ def suppressed_among(session: Session, emails: Iterable[str]) -> set[str]:
     return {email for digest in found for email in by_hash[digest]}
 
 
+# Built once: the delivery engine asks before every group of messages.
+_SUPPRESSED_AMONG = select(Suppression.__table__.c.email_hash).where(
+    Suppression.__table__.c.email_hash.in_(bindparam("hashes", expanding=True))
+)
+
+
 def suppressed_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
     """Which of these address hashes (as stored on subscribers) are suppressed: one query."""
     wanted = list(set(hashes))
     if not wanted:
         return set()
-    query = select(Suppression.email_hash).where(Suppression.email_hash.in_(wanted))
-    return set(session.scalars(query))
+    return set(session.execute(_SUPPRESSED_AMONG, {"hashes": wanted}).scalars())
 
 
 def not_suppressed(subscriber: type[Subscriber] = Subscriber) -> ColumnElement[bool]:

@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, true, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from digest.clock import Clock
 from digest.db import is_sqlite
@@ -114,6 +115,38 @@ def claim(
     return [Claimed(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], r[7], r[8]) for r in rows]
 
 
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+EDITIONS: Table = Edition.__table__  # type: ignore[assignment]
+
+
+def _renewal(while_edition_sends: bool) -> ReturningUpdate[tuple[int]]:
+    """The renewal statement, built once: a checkpoint runs it every few messages, and a
+    statement built per call costs more CPU than the database spends running it."""
+    still_sending = (
+        exists().where(
+            EDITIONS.c.id == bindparam("b_edition"),
+            EDITIONS.c.status == EditionStatus.SENDING.value,
+        )
+        if while_edition_sends
+        else true()
+    )
+    return (
+        update(DELIVERIES)
+        .where(
+            DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)),
+            DELIVERIES.c.claim_token == bindparam("b_token"),
+            DELIVERIES.c.status == DeliveryStatus.SENDING.value,
+            still_sending,
+        )
+        .values(lease_until=bindparam("b_until", type_=DELIVERIES.c.lease_until.type))
+        .returning(DELIVERIES.c.id)
+    )
+
+
+_RENEW = _renewal(while_edition_sends=False)
+_RENEW_WHILE_SENDING = _renewal(while_edition_sends=True)
+
+
 def renew(
     session: Session,
     token: str,
@@ -127,24 +160,10 @@ def renew(
     ids = list(delivery_ids)
     if not ids:
         return set()
-    still_sending = (
-        exists().where(Edition.id == edition_id, Edition.status == EditionStatus.SENDING)
-        if edition_id is not None
-        else true()
-    )
-    statement = (
-        update(Delivery)
-        .where(
-            Delivery.id.in_(ids),
-            Delivery.claim_token == token,
-            Delivery.status == DeliveryStatus.SENDING,
-            still_sending,
-        )
-        .values(lease_until=until)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    )
-    return set(session.scalars(statement))
+    values = {"b_ids": ids, "b_token": token, "b_until": until}
+    if edition_id is None:
+        return set(session.execute(_RENEW, values).scalars())
+    return set(session.execute(_RENEW_WHILE_SENDING, values | {"b_edition": edition_id}).scalars())
 
 
 def release(session: Session, token: str, delivery_ids: list[int], now: datetime) -> None:
