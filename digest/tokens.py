@@ -1,4 +1,12 @@
-"""Signed tokens for links and return paths (itsdangerous), one salt per purpose.
+"""Signed tokens for links and return paths, one salt per purpose.
+
+Most tokens are itsdangerous'. The three minted in every digest message (the unsubscribe and
+preferences links and the VERP return path) are compact instead: their numbers, the day they
+were made and 80 bits of HMAC, in digits, "-" and lower-case hex (`5-0-20424-9c1f0e7a4b2d6c83
+aa11`). Signing one costs a few microseconds against about 25 for itsdangerous (a serializer,
+JSON and base64 per call), which a worker pays three times per message; and the return path
+survives a mail server that changes the case of local parts. `read_token` takes both forms, so
+links already in inboxes keep working.
 
 Tokens signed with DIGEST_SECRET_KEY_PREVIOUS still verify, so rotating the key breaks no link
 already in a reader's inbox.
@@ -8,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from typing import Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -55,6 +65,8 @@ def make_token(settings: Settings, purpose: str, payload: Any) -> str:
 def read_token(settings: Settings, purpose: str, token: str, max_age: int | None = None) -> Any:
     """The payload of a valid token; raises TokenError when tampered with or expired."""
     age = max_age if max_age is not None else MAX_AGE[purpose]
+    if purpose in COMPACT_PAYLOADS and "." not in token:  # itsdangerous' tokens hold dots
+        return COMPACT_PAYLOADS[purpose](read_compact(settings, purpose, token, age))
     try:
         return _serializer(settings, purpose).loads(token, max_age=age)
     except SignatureExpired:
@@ -63,18 +75,73 @@ def read_token(settings: Settings, purpose: str, token: str, max_age: int | None
         raise TokenError("this link is not valid") from None
 
 
+# Compact tokens
+
+
+def make_compact(settings: Settings, purpose: str, numbers: tuple[int, ...]) -> str:
+    """A compact token for `numbers` (see the module's docstring), dated today."""
+    text = "-".join(str(number) for number in (*numbers, _today()))
+    return f"{text}-{_compact_signature(settings.signing_key(), purpose, text)}"
+
+
+def read_compact(
+    settings: Settings, purpose: str, token: str, max_age: int | None
+) -> tuple[int, ...]:
+    """The numbers of a genuine compact token; raises TokenError like `read_token`."""
+    *fields, signature = token.strip().lower().split("-")
+    if len(fields) < 2 or not all(field.isdigit() and len(field) < 20 for field in fields):
+        raise TokenError("this link is not valid")
+    text = "-".join(fields)
+    keys = [key for key in (settings.signing_key(), settings.secret_key_previous) if key]
+    if not any(
+        hmac.compare_digest(_compact_signature(key, purpose, text), signature) for key in keys
+    ):
+        raise TokenError("this link is not valid")
+    *numbers, day = (int(field) for field in fields)
+    if max_age is not None and (_today() - day) * DAY > max_age:
+        raise TokenError("this link has expired", expired=True)
+    return tuple(numbers)
+
+
+def _compact_signature(key: str, purpose: str, text: str) -> str:
+    mac = hmac.new(key.encode(), f"digest.{purpose}.compact:{text}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:20]
+
+
+def _today() -> int:
+    return int(time.time()) // DAY
+
+
+def _unsubscribe_payload(numbers: tuple[int, ...]) -> dict[str, int]:
+    subscriber_id, newsletter_id = numbers  # 0: every newsletter
+    return {"s": subscriber_id, "n": newsletter_id} if newsletter_id else {"s": subscriber_id}
+
+
+def _one_number(numbers: tuple[int, ...]) -> int:
+    (number,) = numbers
+    return number
+
+
+# What read_token returns for a compact token: the payload its itsdangerous form carried.
+COMPACT_PAYLOADS: dict[str, Callable[[tuple[int, ...]], Any]] = {
+    UNSUBSCRIBE: _unsubscribe_payload,
+    PREFERENCES: lambda numbers: {"s": _one_number(numbers)},
+    BOUNCE: _one_number,
+}
+
+
 VERP_PREFIX = "bounces+"
 
 
 def verp_address(settings: Settings, delivery_id: int) -> str:
     """The envelope sender that names one delivery: bounces+TOKEN@DIGEST_BOUNCE_DOMAIN."""
-    return f"{VERP_PREFIX}{make_token(settings, BOUNCE, delivery_id)}@{settings.bounce_domain}"
+    return f"{VERP_PREFIX}{make_compact(settings, BOUNCE, (delivery_id,))}@{settings.bounce_domain}"
 
 
 def delivery_id_from_verp(settings: Settings, address: str) -> int | None:
     """The delivery a VERP address names, or None when it is not one of ours or is forged."""
     local, _, _domain = address.strip().strip("<>").rpartition("@")
-    if not local.startswith(VERP_PREFIX):
+    if not local.lower().startswith(VERP_PREFIX):
         return None
     try:
         payload = read_token(settings, BOUNCE, local[len(VERP_PREFIX) :])

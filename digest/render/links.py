@@ -1,13 +1,13 @@
 """The reader's links in every email: confirm, unsubscribe, preferences (signed, no login).
 
-Token payloads are small dicts: {"s": subscriber id} and, for an unsubscribe from one
-newsletter, {"s": subscriber id, "n": newsletter id}. The web app (digest/web) reads them back.
+Token payloads, as `digest.tokens.read_token` gives them back to the web app: {"s": subscriber
+id} and, for an unsubscribe from one newsletter, {"s": subscriber id, "n": newsletter id}. The
+unsubscribe and preferences tokens, in every digest, are the cheap compact kind.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from digest.ingest.click_links import TrackedLink, make_link_token, make_tag
@@ -17,6 +17,7 @@ from digest.tokens import (
     EMAIL_CHANGE,
     PREFERENCES,
     UNSUBSCRIBE,
+    make_compact,
     make_token,
     unsubscribe_mail_address,
 )
@@ -31,10 +32,7 @@ def unsubscribe_token(
     settings: Settings, subscriber_id: int, newsletter_id: int | None = None
 ) -> str:
     """The signed token of an unsubscribe link: one newsletter with its id, else every one."""
-    payload: dict[str, Any] = {"s": subscriber_id}
-    if newsletter_id is not None:
-        payload["n"] = newsletter_id
-    return make_token(settings, UNSUBSCRIBE, payload)
+    return make_compact(settings, UNSUBSCRIBE, (subscriber_id, newsletter_id or 0))
 
 
 def unsubscribe_url(
@@ -71,7 +69,7 @@ def email_change_url(settings: Settings, subscriber_id: int, new_email: str) -> 
 
 def preferences_url(settings: Settings, subscriber_id: int) -> str:
     """`{base_url}/preferences/{token}`: the preferences centre (town, newsletters)."""
-    token = make_token(settings, PREFERENCES, {"s": subscriber_id})
+    token = make_compact(settings, PREFERENCES, (subscriber_id,))
     return f"{settings.base_url}/preferences/{token}"
 
 
