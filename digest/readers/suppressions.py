@@ -8,9 +8,10 @@ Guarantees:
   suppression outlives an erasure and matches however the address is spelled.
 - `suppress` is idempotent and safe under concurrency: suppressing an address twice, from two
   processes at once, keeps one row (the first reason wins) and raises nothing.
-- `not_suppressed(Subscriber)` is a plain SQL condition on `subscribers.email_hash`, usable in
-  the delivery engine's INSERT ... SELECT on SQLite and PostgreSQL; `is_suppressed` and
-  `suppressed_among` answer the same question just before a send.
+- `not_suppressed(Subscriber)` and `reader_suppressed(subscriber_id)` are plain SQL conditions
+  on `subscribers.email_hash`, usable on SQLite and PostgreSQL: in the delivery engine's
+  INSERT ... SELECT, and in the lease renewal just before each group is sent; `is_suppressed`
+  and `suppressed_among` answer the same question for addresses.
 None of these functions commits: the caller owns the transaction.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, exists, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,18 +98,18 @@ def suppressed_among(session: Session, emails: Iterable[str]) -> set[str]:
     return {email for digest in found for email in by_hash[digest]}
 
 
-# Built once: the delivery engine asks before every group of messages.
-_SUPPRESSED_AMONG = select(Suppression.__table__.c.email_hash).where(
-    Suppression.__table__.c.email_hash.in_(bindparam("hashes", expanding=True))
-)
-
-
-def suppressed_hashes(session: Session, hashes: Iterable[str]) -> set[str]:
-    """Which of these address hashes (as stored on subscribers) are suppressed: one query."""
-    wanted = list(set(hashes))
-    if not wanted:
-        return set()
-    return set(session.execute(_SUPPRESSED_AMONG, {"hashes": wanted}).scalars())
+def reader_suppressed(subscriber_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL condition: the address of the subscriber with this id is suppressed (a column
+    expression, for instance in a RETURNING clause)."""
+    subscribers = Subscriber.__table__.c
+    return (
+        select(Suppression.__table__.c.email_hash)
+        .where(
+            Suppression.__table__.c.email_hash == subscribers.email_hash,
+            subscribers.id == subscriber_id,
+        )
+        .exists()
+    )
 
 
 def not_suppressed(subscriber: type[Subscriber] = Subscriber) -> ColumnElement[bool]:

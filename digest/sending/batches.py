@@ -22,12 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import Clock
 from digest.models import DeliveryStatus, Edition, EditionStatus
-from digest.readers.suppressions import suppressed_hashes
 from digest.render.mime import MessageTemplate
 from digest.sending import states
 from digest.sending.blips import until_answered
 from digest.sending.breaker import Breaker
-from digest.sending.claims import Claimed, Heartbeat, claim, new_token, release
+from digest.sending.claims import Claimed, Heartbeat, claim, new_token, release, renew_group
 from digest.sending.delivery import Outcome, Sender
 from digest.sending.results import record
 from digest.sending.transport import TransportError
@@ -128,19 +127,20 @@ class _Run:
         if self.breaker.reason is not None:
             states.move(session, self.edition_id, "pause", pause_reason=self.breaker.reason)
         # Renewing the group's rows checks, in the database and in one statement, that the
-        # edition still sends and that the run still owns them, just before they are sent;
-        # the heartbeat renews the rest of the batch.
+        # edition still sends, that the run still owns them and whether any address has been
+        # suppressed since the claim, just before they are sent; the heartbeat renews the rest
+        # of the batch.
         ids = [item.delivery_id for item in group]
-        asked, owned, when = self.beat.renew_in(session, ids, self.edition_id)
-        if not owned and _edition_status(session, self.edition_id) != EditionStatus.SENDING:
+        renewed = renew_group(session, self.token, ids, now + self.beat.lease, self.edition_id)
+        if not renewed and _edition_status(session, self.edition_id) != EditionStatus.SENDING:
             unsent = [item.delivery_id for item in [*group, *later]]
             release(session, self.token, unsent, now)
             self.counts["released"] = len(unsent)
             return None
-        mine = [item for item in group if item.delivery_id in owned]
-        hashes = [item.email_hash for item in mine if item.email_hash]
-        templates = {i.segment_id: self.sender.template(session, i.segment_id, now) for i in mine}
-        return _Ready(asked, owned, when, suppressed_hashes(session, hashes), templates)
+        suppressed = {delivery_id for delivery_id, yes in renewed.items() if yes}
+        segments = {item.segment_id for item in group if item.delivery_id in renewed}
+        templates = {i: self.sender.template(session, i, now) for i in segments}
+        return _Ready(set(ids), set(renewed), now, suppressed, templates)
 
     def _send_group(self, ready: _Ready, group: list[Claimed]) -> list[Claimed]:
         """Send the group's rows this run still owns; returns those left for the next round
@@ -158,7 +158,7 @@ class _Run:
         return []
 
     def _send_one(self, ready: _Ready, item: Claimed) -> Outcome:
-        if not item.email or not item.email_hash or item.email_hash in ready.suppressed:
+        if not item.email or not item.email_hash or item.delivery_id in ready.suppressed:
             return Outcome(item.delivery_id, DeliveryStatus.SUPPRESSED, "suppressed before sending")
         try:
             return self.sender.send(ready.templates[item.segment_id], item, self.clock.now())
@@ -177,12 +177,13 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Ready:
-    """What a group needs: the rows still owned, suppressed address hashes, the templates."""
+    """What a group needs: the rows still owned, those whose address is suppressed, the
+    message templates."""
 
     asked: set[int]  # the rows whose lease was renewed
     owned: set[int]  # those of them still this run's
     when: datetime  # when the lease was renewed
-    suppressed: set[str]
+    suppressed: set[int]  # delivery ids
     templates: dict[int, MessageTemplate]
 
 

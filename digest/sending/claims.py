@@ -23,14 +23,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, and_, bindparam, exists, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, exists, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql.dml import ReturningUpdate
 
 from digest.clock import Clock
 from digest.db import is_sqlite
 from digest.models import Delivery, DeliveryStatus, Edition, EditionStatus, Subscriber
+from digest.readers.suppressions import reader_suppressed
 
 log = logging.getLogger(__name__)
 
@@ -118,52 +118,49 @@ def claim(
 DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 EDITIONS: Table = Edition.__table__  # type: ignore[assignment]
 
-
-def _renewal(while_edition_sends: bool) -> ReturningUpdate[tuple[int]]:
-    """The renewal statement, built once: a checkpoint runs it every few messages, and a
-    statement built per call costs more CPU than the database spends running it."""
-    still_sending = (
+# Built once, not per call: a checkpoint runs one every few messages, and building an UPDATE
+# with an IN list and an EXISTS costs more CPU than the database spends running it.
+_HELD = and_(
+    DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)),
+    DELIVERIES.c.claim_token == bindparam("b_token"),
+    DELIVERIES.c.status == DeliveryStatus.SENDING.value,
+)
+_LEASE = {"lease_until": bindparam("b_until", type_=DELIVERIES.c.lease_until.type)}
+_RENEW = update(DELIVERIES).where(_HELD).values(_LEASE).returning(DELIVERIES.c.id)
+_RENEW_GROUP = (
+    update(DELIVERIES)
+    .where(
+        _HELD,
         exists().where(
             EDITIONS.c.id == bindparam("b_edition"),
             EDITIONS.c.status == EditionStatus.SENDING.value,
-        )
-        if while_edition_sends
-        else true()
+        ),
     )
-    return (
-        update(DELIVERIES)
-        .where(
-            DELIVERIES.c.id.in_(bindparam("b_ids", expanding=True)),
-            DELIVERIES.c.claim_token == bindparam("b_token"),
-            DELIVERIES.c.status == DeliveryStatus.SENDING.value,
-            still_sending,
-        )
-        .values(lease_until=bindparam("b_until", type_=DELIVERIES.c.lease_until.type))
-        .returning(DELIVERIES.c.id)
-    )
+    .values(_LEASE)
+    .returning(DELIVERIES.c.id, reader_suppressed(DELIVERIES.c.subscriber_id))
+)
 
 
-_RENEW = _renewal(while_edition_sends=False)
-_RENEW_WHILE_SENDING = _renewal(while_edition_sends=True)
-
-
-def renew(
-    session: Session,
-    token: str,
-    delivery_ids: Iterable[int],
-    until: datetime,
-    edition_id: int | None = None,
-) -> set[int]:
+def renew(session: Session, token: str, delivery_ids: Iterable[int], until: datetime) -> set[int]:
     """Extend the lease of the rows this run still holds; returns their ids (the others are
-    gone: taken back, cancelled or recorded). With `edition_id`, only while that edition is
-    still sending (one round trip checks both)."""
+    gone: taken back, cancelled or recorded)."""
     ids = list(delivery_ids)
     if not ids:
         return set()
     values = {"b_ids": ids, "b_token": token, "b_until": until}
-    if edition_id is None:
-        return set(session.execute(_RENEW, values).scalars())
-    return set(session.execute(_RENEW_WHILE_SENDING, values | {"b_edition": edition_id}).scalars())
+    return set(session.execute(_RENEW, values).scalars())
+
+
+def renew_group(
+    session: Session, token: str, delivery_ids: list[int], until: datetime, edition_id: int
+) -> dict[int, bool]:
+    """Before a group is sent, in one round trip: extend the lease of its rows this run still
+    holds, if the edition still sends; returns each such row's id and whether its reader's
+    address is now suppressed (a bounce or complaint may have come in since the claim)."""
+    if not delivery_ids:
+        return {}
+    values = {"b_ids": delivery_ids, "b_token": token, "b_until": until, "b_edition": edition_id}
+    return {row[0]: bool(row[1]) for row in session.execute(_RENEW_GROUP, values)}
 
 
 def release(session: Session, token: str, delivery_ids: list[int], now: datetime) -> None:
@@ -249,19 +246,14 @@ class Heartbeat:
         with self._lock:
             self._held.difference_update(delivery_ids)
 
-    def renew_in(
-        self,
-        session: Session,
-        delivery_ids: Iterable[int] | None = None,
-        edition_id: int | None = None,
-    ) -> tuple[set[int], set[int], datetime]:
-        """Renew `delivery_ids` (default: every row held) in the caller's transaction; returns
-        the rows asked, those still held, and when it asked. Call `confirmed` with the three
-        once that transaction has committed."""
+    def renew_in(self, session: Session) -> tuple[set[int], set[int], datetime]:
+        """Renew every row held, in the caller's transaction; returns the rows asked, those
+        still held, and when it asked. Call `confirmed` with the three once that transaction
+        has committed."""
         with self._lock:
-            asked = set(self._held if delivery_ids is None else delivery_ids)
+            asked = set(self._held)
         when = self.clock.now()
-        return asked, renew(session, self.token, asked, when + self.lease, edition_id), when
+        return asked, renew(session, self.token, asked, when + self.lease), when
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
