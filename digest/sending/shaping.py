@@ -211,6 +211,19 @@ def write_note(
     return _record(session, settings, edition, town, pick)
 
 
+def _story_pick(
+    kind: PickKind, story: Story, by: str, now: datetime, **fields: object
+) -> EditionPick:
+    return EditionPick(
+        kind=kind,
+        story_id=story.id,
+        cluster_key=story.cluster_key,
+        created_by=by,
+        created_at=now,
+        **fields,
+    )
+
+
 def drop(
     session: Session,
     settings: Settings,
@@ -220,14 +233,7 @@ def drop(
     by: str,
     now: datetime,
 ) -> EditionPick:
-    pick = EditionPick(
-        kind=PickKind.DROP,
-        story_id=story.id,
-        cluster_key=story.cluster_key,
-        created_by=by,
-        created_at=now,
-    )
-    return _record(session, settings, edition, town, pick)
+    return _record(session, settings, edition, town, _story_pick(PickKind.DROP, story, by, now))
 
 
 def swap(
@@ -243,14 +249,7 @@ def swap(
     for segment in edition.segments:
         if town is None or segment.community_id == town.id:
             _with_spares(session, edition, segment)
-    pick = EditionPick(
-        kind=PickKind.SWAP,
-        story_id=story.id,
-        cluster_key=story.cluster_key,
-        created_by=by,
-        created_at=now,
-    )
-    return _record(session, settings, edition, town, pick)
+    return _record(session, settings, edition, town, _story_pick(PickKind.SWAP, story, by, now))
 
 
 def add(
@@ -265,14 +264,7 @@ def add(
 ) -> EditionPick:
     if section not in SECTION_ORDER:
         raise DigestError(f"no section {section!r} (use {', '.join(SECTION_ORDER)})")
-    pick = EditionPick(
-        kind=PickKind.ADD,
-        story_id=story.id,
-        cluster_key=story.cluster_key,
-        section=section,
-        created_by=by,
-        created_at=now,
-    )
+    pick = _story_pick(PickKind.ADD, story, by, now, section=section)
     return _record(session, settings, edition, town, pick)
 
 
@@ -288,14 +280,7 @@ def pin(
 ) -> EditionPick:
     """Pin the story at the head of its section, after the pins already there."""
     place = position if position is not None else _next_position(session, edition, town)
-    pick = EditionPick(
-        kind=PickKind.PIN,
-        story_id=story.id,
-        cluster_key=story.cluster_key,
-        position=place,
-        created_by=by,
-        created_at=now,
-    )
+    pick = _story_pick(PickKind.PIN, story, by, now, position=place)
     return _record(session, settings, edition, town, pick)
 
 
