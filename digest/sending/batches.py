@@ -144,27 +144,37 @@ class _Run:
 
     def _send_group(self, ready: _Ready, group: list[Claimed]) -> list[Claimed]:
         """Send the group's rows this run still owns; returns those left for the next round
-        (the lease could not be confirmed in time, so they wait for the next checkpoint)."""
+        (the lease could not be confirmed in time, so they wait for the next checkpoint).
+        Messages are pipelined, so an outcome may come in with the next message's round trip;
+        every outcome is in before the group ends."""
+        claimed = {item.delivery_id: item for item in group}
         for index, item in enumerate(group):
             if item.delivery_id not in ready.owned:
                 self.counts["taken back"] += 1
                 continue
             if not self.beat.holds() or self.breaker.tripped:
+                self._took(self.sender.flush(), claimed)
                 return group[index:]
-            outcome = self._send_one(ready, item)
-            self.unrecorded.append((item, outcome))
-            self.counts[outcome.status.value] += 1
-            self.breaker.observe(outcome.status, outcome.reply, outcome.from_relay)
+            self._took(self._send_one(ready, item), claimed)
+        self._took(self.sender.flush(), claimed)
         return []
 
-    def _send_one(self, ready: _Ready, item: Claimed) -> Outcome:
+    def _took(self, outcomes: list[Outcome], claimed: dict[int, Claimed]) -> None:
+        for outcome in outcomes:
+            self.unrecorded.append((claimed[outcome.delivery_id], outcome))
+            self.counts[outcome.status.value] += 1
+            self.breaker.observe(outcome.status, outcome.reply, outcome.from_relay)
+
+    def _send_one(self, ready: _Ready, item: Claimed) -> list[Outcome]:
         if not item.email or not item.email_hash or item.delivery_id in ready.suppressed:
-            return Outcome(item.delivery_id, DeliveryStatus.SUPPRESSED, "suppressed before sending")
+            return [
+                Outcome(item.delivery_id, DeliveryStatus.SUPPRESSED, "suppressed before sending")
+            ]
         try:
             return self.sender.send(ready.templates[item.segment_id], item, self.clock.now())
         except TransportError as exc:  # credentials or TLS: stop and pause, no retry fixes it
             self.breaker.trip(str(exc))
-            return Outcome(item.delivery_id, DeliveryStatus.DEFERRED, str(exc))
+            return [Outcome(item.delivery_id, DeliveryStatus.DEFERRED, str(exc))]
 
     def _finish(self, session: Session) -> None:
         now = self.clock.now()

@@ -46,7 +46,14 @@ from digest.sending import states
 from digest.sending.claims import Claimed, claimable
 from digest.sending.messages import template_of
 from digest.sending.send_rate import open_rate_limiter
-from digest.sending.transport import SendResult, SendStatus, Transport, open_transport
+from digest.sending.transport import (
+    Result,
+    SendResult,
+    SendStatus,
+    Transport,
+    TransportError,
+    open_transport,
+)
 from digest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,6 +86,7 @@ class Sender:
         self.transport = transport
         self.acquire = acquire
         self.templates: dict[int, MessageTemplate] = {}
+        self.message_ids: dict[int, str] = {}  # of the messages whose outcome is still owed
 
     def template(self, session: Session, segment_id: int, now: datetime) -> MessageTemplate:
         if segment_id not in self.templates:
@@ -86,7 +94,10 @@ class Sender:
             self.templates[segment_id] = template_of(self.settings, segment, now)
         return self.templates[segment_id]
 
-    def send(self, template: MessageTemplate, item: Claimed, now: datetime) -> Outcome:
+    def send(self, template: MessageTemplate, item: Claimed, now: datetime) -> list[Outcome]:
+        """Compose and submit one reader's message; returns the outcomes now known: those of
+        earlier messages whose replies came in, and this one's if it went no further. `flush`
+        gives the rest."""
         reader = Reader(
             item.delivery_id,
             item.subscriber_id,
@@ -97,10 +108,24 @@ class Sender:
         try:
             message = compose(template, reader, now)
         except MimeError as exc:
-            return Outcome(item.delivery_id, DeliveryStatus.FAILED, str(exc))
+            return [Outcome(item.delivery_id, DeliveryStatus.FAILED, str(exc))]
         self.acquire()
-        result = self.transport.send(message.mail_from, item.email, message.data)
-        return outcome_of(item.delivery_id, result, message.message_id)
+        self.message_ids[item.delivery_id] = message.message_id
+        try:
+            results = self.transport.submit(
+                item.delivery_id, message.mail_from, item.email, message.data
+            )
+        except TransportError:
+            del self.message_ids[item.delivery_id]  # not sent: the caller records it deferred
+            raise
+        return self._outcomes(results)
+
+    def flush(self) -> list[Outcome]:
+        """The outcomes of every message submitted and not yet reported."""
+        return self._outcomes(self.transport.flush())
+
+    def _outcomes(self, results: list[Result]) -> list[Outcome]:
+        return [outcome_of(key, result, self.message_ids.pop(key, "")) for key, result in results]
 
 
 def outcome_of(delivery_id: int, result: SendResult, message_id: str) -> Outcome:

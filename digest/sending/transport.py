@@ -11,6 +11,12 @@ The delivery engine sees only `Transport`: open, send, close (or `with`). Guaran
 - An SMTPTransport holds at most one connection, opened on the first send and reused by the
   next ones; it is closed after `max_per_connection` messages and after any error that may
   have left it in doubt (a drop, a timeout, a 421), and opened again on the next send.
+- `submit` pipelines a stream of messages (RFC 2920, when the server offers PIPELINING): the
+  reply to a message's content is read together with the replies to the next message's MAIL,
+  RCPT and DATA, so each message costs one round trip instead of two. Every submitted message
+  gets exactly one result, from a later `submit` or from `flush`; a message whose reply a
+  dropped connection took away is `deferred`, as a drop mid-message always was. `send` is
+  `submit` then `flush`.
 - A MaildirTransport writes each message atomically (tmp/ then new/) into a real Maildir.
 A transport is used by one thread at a time; every worker opens its own.
 """
@@ -36,6 +42,7 @@ from digest.settings import Settings
 log = logging.getLogger(__name__)
 
 AUTH_REQUIRED = 530
+OK_OR_354 = (*range(200, 300), 354)
 BARE_LF = re.compile(rb"(?<!\r)\n")
 PLAIN_ADDRESS = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")  # printable ASCII but < and >
 
@@ -83,6 +90,10 @@ class SendResult:
         return cls(SendStatus.DEFERRED, reason)
 
 
+# A submitted message's result, under the key its sender gave it (a delivery's id).
+Result = tuple[int, SendResult]
+
+
 class Transport(Protocol):
     """Where messages go. `name` identifies it without secrets (logs, rate-limit keys)."""
 
@@ -91,6 +102,10 @@ class Transport(Protocol):
     def open(self) -> None: ...
 
     def send(self, mail_from: str, rcpt_to: str, message: bytes) -> SendResult: ...
+
+    def submit(self, key: int, mail_from: str, rcpt_to: str, message: bytes) -> list[Result]: ...
+
+    def flush(self) -> list[Result]: ...
 
     def close(self) -> None: ...
 
@@ -152,6 +167,8 @@ class SMTPTransport(_ContextManager):
         self.connections_opened = 0
         self._smtp: smtplib.SMTP | None = None
         self._on_connection = 0
+        self._pending: int | None = None  # the message whose content awaits its reply
+        self._done: list[Result] = []  # results known and not yet handed out
 
     def open(self) -> None:
         """Connect now (a send connects by itself when needed); raises OSError when down."""
@@ -161,7 +178,8 @@ class SMTPTransport(_ContextManager):
             self.connections_opened += 1
 
     def close(self) -> None:
-        """Say QUIT and close; never raises."""
+        """Read the last content's reply (for `flush`), say QUIT and close; never raises."""
+        self._settle()
         smtp, self._smtp = self._smtp, None
         if smtp is None:
             return
@@ -171,34 +189,80 @@ class SMTPTransport(_ContextManager):
             smtp.close()
 
     def send(self, mail_from: str, rcpt_to: str, message: bytes) -> SendResult:
-        """Send one message to one recipient; see the module's docstring for the outcomes."""
+        """Send one message to one recipient and wait for its outcome (see the module)."""
+        if self._pending is not None:
+            raise RuntimeError("flush() the submitted messages before send()")
+        (_key, result), *_ = self.submit(0, mail_from, rcpt_to, message) + self.flush()
+        return result
+
+    def submit(self, key: int, mail_from: str, rcpt_to: str, message: bytes) -> list[Result]:
+        """Send one message behind the one submitted before; returns the results now known
+        (that one's, and this one's when it was refused before its content)."""
         if self.max_per_connection and self._on_connection >= self.max_per_connection:
             self.close()
         try:
             self.open()
         except (smtplib.SMTPException, OSError) as exc:  # down, refusing us, or timing out
             self._discard()
-            return SendResult.deferred(f"{self.name}: cannot connect: {_describe(exc)}")
+            reason = f"{self.name}: cannot connect: {_describe(exc)}"
+            return [*self._drain(), (key, SendResult.deferred(reason))]
         assert self._smtp is not None
         try:
-            result = self._transaction(self._smtp, mail_from, rcpt_to, message)
+            self._transaction(self._smtp, key, mail_from, rcpt_to, message)
         except smtplib.SMTPResponseException as exc:  # DATA refused before the content
-            result = SendResult.from_reply(exc.smtp_code, exc.smtp_error)
+            self._done.append((key, SendResult.from_reply(exc.smtp_code, exc.smtp_error)))
             self._reset(self._smtp)
         except (smtplib.SMTPException, OSError) as exc:  # dropped or timed out mid-message
+            reason = f"{self.name}: {_describe(exc)}"
+            self._discard(reason)
+            self._done.append((key, SendResult.deferred(reason)))
+        if any(result.code == 421 for _, result in self._done):  # the server is closing
             self._discard()
-            return SendResult.deferred(f"{self.name}: {_describe(exc)}")
-        if result.code == 421:  # the server is closing this connection
+        return self._drain()
+
+    def flush(self) -> list[Result]:
+        """Wait for the reply to the last submitted content; returns the results not yet
+        handed out."""
+        self._settle()
+        return self._drain()
+
+    def _drain(self) -> list[Result]:
+        done, self._done = self._done, []
+        return done
+
+    def _settle(self) -> None:
+        """Read the reply to the content sent last, if it is still owed."""
+        if self._pending is None or self._smtp is None:
+            return
+        try:
+            self._read_pending(self._smtp)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._discard(f"{self.name}: {_describe(exc)}")
+            return
+        if self._done and self._done[-1][1].code == 421:
             self._discard()
-        return result
+
+    def _read_pending(self, smtp: smtplib.SMTP) -> None:
+        if self._pending is not None:
+            key = self._pending
+            reply = smtp.getreply()
+            self._pending = None
+            self._done.append((key, SendResult.from_reply(*reply)))
 
     def _transaction(
-        self, smtp: smtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes
-    ) -> SendResult:
+        self, smtp: smtplib.SMTP, key: int, mail_from: str, rcpt_to: str, message: bytes
+    ) -> None:
         self._on_connection += 1
         options = self._mail_options(smtp, mail_from, rcpt_to, message)
         if smtp.has_extn("pipelining") and _plain_address(mail_from) and _plain_address(rcpt_to):
-            return self._pipelined(smtp, mail_from, rcpt_to, message, options)
+            self._pipelined(smtp, key, mail_from, rcpt_to, message, options)
+            return
+        self._read_pending(smtp)
+        self._done.append((key, self._one_by_one(smtp, mail_from, rcpt_to, message, options)))
+
+    def _one_by_one(
+        self, smtp: smtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes, options: list[str]
+    ) -> SendResult:
         code, text = smtp.mail(mail_from, options)
         if code == AUTH_REQUIRED:
             self._reset(smtp)
@@ -213,16 +277,26 @@ class SMTPTransport(_ContextManager):
         return SendResult.from_reply(code, text)
 
     def _pipelined(
-        self, smtp: smtplib.SMTP, mail_from: str, rcpt_to: str, message: bytes, options: list[str]
-    ) -> SendResult:
-        """MAIL, RCPT and DATA in one write, then the content (RFC 2920): 2 round trips, not 4."""
+        self,
+        smtp: smtplib.SMTP,
+        key: int,
+        mail_from: str,
+        rcpt_to: str,
+        message: bytes,
+        options: list[str],
+    ) -> None:
+        """MAIL, RCPT and DATA in one write, behind the previous message's content; their
+        replies follow that content's. This message's content is written, and its reply left
+        for the next message's round trip (or `flush`)."""
         extra = "".join(" " + option for option in options)
         smtp.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
+        self._read_pending(smtp)
         mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
         if data[0] == 354:
             if 200 <= mail[0] < 300 and 200 <= rcpt[0] < 300:
                 smtp.send(_dot_stuffed(_crlf(message)) + b".\r\n")
-                return SendResult.from_reply(*smtp.getreply())
+                self._pending = key
+                return
             smtp.send(b".\r\n")  # DATA was accepted although a command failed: end it empty
             smtp.getreply()
         if mail[0] == AUTH_REQUIRED:
@@ -230,10 +304,8 @@ class SMTPTransport(_ContextManager):
             reply = SendResult.from_reply(*mail).reply
             raise self._error(f"the server requires a login (add user:password) ({reply})")
         self._reset(smtp)
-        for code, text in (mail, rcpt, data):
-            if not 200 <= code < 300 and code != 354:
-                return SendResult.from_reply(code, text)
-        return SendResult.from_reply(*data)
+        refused = [(code, text) for code, text in (mail, rcpt, data) if code not in OK_OR_354]
+        self._done.append((key, SendResult.from_reply(*(refused or [data])[0])))
 
     @staticmethod
     def _mail_options(
@@ -252,10 +324,15 @@ class SMTPTransport(_ContextManager):
         except (smtplib.SMTPException, OSError):
             self._discard()
 
-    def _discard(self) -> None:
+    def _discard(self, reason: str = "") -> None:
+        """Drop the connection; a content whose reply it owed us is deferred (in doubt)."""
         smtp, self._smtp = self._smtp, None
         if smtp is not None:
             smtp.close()
+        if self._pending is not None:
+            doubt = reason or f"{self.name}: the connection closed before the reply to DATA"
+            self._done.append((self._pending, SendResult.deferred(doubt)))
+            self._pending = None
 
     def _context(self) -> ssl.SSLContext:
         # Made once: loading the system's CA certificates takes milliseconds per connection.
@@ -335,6 +412,12 @@ class MaildirTransport(_ContextManager):
 
     def close(self) -> None:
         self._mailbox = None
+
+    def submit(self, key: int, mail_from: str, rcpt_to: str, message: bytes) -> list[Result]:
+        return [(key, self.send(mail_from, rcpt_to, message))]
+
+    def flush(self) -> list[Result]:
+        return []
 
     def send(self, mail_from: str, rcpt_to: str, message: bytes) -> SendResult:
         """Add the message to new/; a disk error defers it."""

@@ -19,6 +19,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from digest.errors import ConfigError
 from digest.sending.transport import (
     MaildirTransport,
+    Result,
+    SendResult,
     SendStatus,
     SMTPTransport,
     TransportError,
@@ -124,6 +126,64 @@ def test_smtp_dropped_connection_defers_then_reconnects(smtp_server: SMTPServer)
     assert next_one.status == SendStatus.SENT
     assert smtp_server.recipients() == ["flaky@example.org", "ok@example.org"]
     assert smtp_server.handler.connections == 2
+
+
+def submit_all(transport: SMTPTransport, recipients: list[str]) -> dict[int, SendResult]:
+    """Submit one message per recipient as a stream (keys are their indexes), then flush."""
+    results: list[Result] = []
+    for key, to in enumerate(recipients):
+        results += transport.submit(key, SENDER, to, message(to))
+    results += transport.flush()
+    keys = [key for key, _ in results]
+    assert sorted(keys) == list(range(len(recipients)))  # one result each, none twice
+    return dict(results)
+
+
+def test_a_stream_gets_each_message_its_own_result(smtp_server: SMTPServer) -> None:
+    recipients = [f"r{i}@example.org" for i in range(12)]
+    smtp_server.refuse(recipients[4])
+    smtp_server.defer(recipients[9])
+    with smtp_transport(smtp_server, max_per_connection=5) as transport:
+        results = submit_all(transport, recipients)
+    assert results[4].code == 550
+    assert results[9].status == SendStatus.DEFERRED
+    sent = [recipients[key] for key, result in results.items() if result.status == "sent"]
+    assert sorted(smtp_server.recipients()) == sorted(sent)
+    assert len(sent) == 10
+    assert smtp_server.handler.connections == 3  # reconnected after every 5, replies all read
+
+
+def test_a_drop_mid_stream_defers_only_what_the_server_did_not_take(
+    smtp_server: SMTPServer,
+) -> None:
+    recipients = [f"r{i}@example.org" for i in range(8)]
+    smtp_server.drop(recipients[5], once=True)  # after the content of r4 was accepted
+    with smtp_transport(smtp_server) as transport:
+        results = submit_all(transport, recipients)
+        again = transport.send(SENDER, recipients[5], message(recipients[5]))
+    assert results[4].status == SendStatus.SENT
+    assert results[5].status == SendStatus.DEFERRED
+    assert again.status == SendStatus.SENT
+    received = smtp_server.recipients()
+    assert sorted(received) == sorted(recipients)  # each exactly once
+    assert all(results[i].status == SendStatus.SENT for i in (0, 1, 2, 3, 4, 6, 7))
+
+
+def test_a_pipelined_message_reports_with_the_next_round_trip_or_the_flush(
+    smtp_server: SMTPServer,
+) -> None:
+    with smtp_transport(smtp_server) as transport:
+        first = transport.submit(1, SENDER, "a@example.org", message("a@example.org"))
+        if not smtp_server.handler.pipelining:
+            assert [key for key, _ in first] == [1]
+            return
+        assert first == []  # its content is out; the reply comes with the next round trip
+        with pytest.raises(RuntimeError):  # send() would hand out message 1's result as its own
+            transport.send(SENDER, "b@example.org", message("b@example.org"))
+        second = transport.submit(2, SENDER, "b@example.org", message("b@example.org"))
+        assert [key for key, _ in second] == [1]
+        assert [key for key, _ in transport.flush()] == [2]
+    assert smtp_server.recipients() == ["a@example.org", "b@example.org"]
 
 
 def test_smtp_server_down_defers() -> None:
