@@ -101,15 +101,15 @@ def suppressed_among(session: Session, emails: Iterable[str]) -> set[str]:
 def reader_suppressed(subscriber_id: ColumnElement[int]) -> ColumnElement[bool]:
     """SQL condition: the address of the subscriber with this id is suppressed (a column
     expression, for instance in a RETURNING clause)."""
-    subscribers = Subscriber.__table__.c
-    return (
-        select(Suppression.__table__.c.email_hash)
-        .where(
-            Suppression.__table__.c.email_hash == subscribers.email_hash,
-            subscribers.id == subscriber_id,
-        )
-        .exists()
+    # Nested rather than joined: SQLAlchemy writes a RETURNING clause's columns without their
+    # tables on SQLite, and each level here has one table, so no name is ambiguous.
+    subscribers = Subscriber.__table__
+    address = (
+        select(subscribers.c.email_hash)
+        .where(subscribers.c.id == subscriber_id)
+        .correlate_except(subscribers)
     )
+    return exists().where(Suppression.__table__.c.email_hash.in_(address))
 
 
 def not_suppressed(subscriber: type[Subscriber] = Subscriber) -> ColumnElement[bool]:

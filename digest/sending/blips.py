@@ -19,6 +19,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
+from digest.db import is_locked
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -49,11 +51,18 @@ def until_answered(
             with session.begin():
                 return work(session)
         except TRANSIENT_DB as exc:
-            if time.monotonic() + pause > deadline:
+            if not database_away(exc) or time.monotonic() + pause > deadline:
                 raise
             log.warning("%s: database not answering, trying again: %s", what, first_line(exc))
             sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+
+def database_away(exc: OperationalError | InterfaceError) -> bool:
+    """True when the error means the database is not answering now, not that the statement is
+    wrong: any connection error of a server, but of SQLite only "database is locked" (its
+    OperationalError also covers a bad statement, which no wait mends)."""
+    return type(exc.orig).__module__ != "sqlite3" or is_locked(exc)
 
 
 def first_line(exc: BaseException) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.db import make_engine, make_session_factory
 from digest.models import (
+    Base,
     Delivery,
     DeliveryStatus,
     EditionStatus,
@@ -103,6 +108,42 @@ def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(session: S
     ids = [c.delivery_id for c in claimed]
     assert claims.renew(session, "a" * 32, ids, NOW + timedelta(minutes=7)) == set()
     assert claims.renew(session, "c" * 32, ids, NOW + timedelta(minutes=7)) == set(ids)
+
+
+@pytest.fixture(params=["test database", "sqlite"])
+def any_session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    """The run's test database, and a SQLite file (the embedded default) whatever that is."""
+    if request.param == "test database":
+        yield request.getfixturevalue("session")
+        return
+    engine = make_engine(f"sqlite:///{tmp_path / 'digest.db'}")
+    Base.metadata.create_all(engine)
+    with make_session_factory(engine)() as sqlite_session:
+        yield sqlite_session
+    engine.dispose()
+
+
+def test_a_group_renewal_names_the_readers_suppressed_since_the_claim(
+    any_session: Session,
+) -> None:
+    session = any_session
+    (town,) = factories.towns(session, ("springfield",))
+    letter = factories.newsletter(session)
+    factories.readers(session, letter, town, 3)
+    edition = factories.ready_edition(session, letter, [town])
+    delivery.start_sending(session, edition, NOW)
+    ((first, last),) = delivery.plan_batches(session, edition.id, 10, NOW)
+    claimed = claims.claim(session, edition.id, first, last, "a" * 32, NOW, timedelta(minutes=1))
+    complainer = claimed[1]
+    suppress(session, complainer.email, SuppressionReason.COMPLAINT, None, NOW)
+    ids = [item.delivery_id for item in claimed]
+
+    renewed = claims.renew_group(session, "a" * 32, ids, NOW + timedelta(minutes=2), edition.id)
+    assert renewed == {item.delivery_id: item is complainer for item in claimed}
+    assert claims.renew_group(session, "b" * 32, ids, NOW, edition.id) == {}  # not its rows
+    edition.status = EditionStatus.PAUSED
+    session.flush()
+    assert claims.renew_group(session, "a" * 32, ids, NOW, edition.id) == {}  # not sending
 
 
 def test_a_result_is_written_only_by_the_run_that_holds_the_row(session: Session) -> None:
