@@ -27,6 +27,7 @@ import logging
 import mailbox
 import re
 import smtplib
+import socket
 import ssl
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -357,6 +358,10 @@ class SMTPTransport(_ContextManager):
             raise self._error(
                 f"the TLS certificate does not verify ({exc.verify_message})"
             ) from None
+        # Pipelining writes a message's content and then the next envelope without a reply
+        # between them; with Nagle's algorithm the second write waited for an ACK.
+        if smtp.sock is not None:
+            smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self._greet(smtp)
         except BaseException:
