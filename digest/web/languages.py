@@ -1,0 +1,46 @@
+"""Which language a reader's page speaks.
+
+In order: the reader's explicit choice (`?lang=fr`, kept in the forms' actions), the language
+of the newsletters the page belongs to when they share one, the browser's Accept-Language,
+English. Editors' pages are in English only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.requests import Request
+
+from digest.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, negotiate
+
+QUERY = "lang"
+# The readers' pages (and their error pages) speak the reader's language; the rest is the
+# editors' and the advertisers', in English.
+READER_PATHS = ("/signup", "/check-your-inbox", "/confirm/", "/u/", "/preferences/", "/email/")
+READER_TREES = ("/archive/",)
+
+
+def is_reader_page(path: str) -> bool:
+    return path == "/" or path in READER_PATHS or path.startswith(READER_PATHS + READER_TREES)
+
+
+def explicit_language(request: Request) -> str | None:
+    """The language the reader chose in the address (`?lang=fr`), when it is one we have."""
+    asked = (request.query_params.get(QUERY) or "").strip().lower()
+    return asked if asked in LANGUAGES else None
+
+
+def browser_language(request: Request) -> str:
+    """The reader's choice, else the browser's preferred language we have, else English."""
+    return (
+        explicit_language(request)
+        or negotiate(request.headers.get("accept-language"))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def reader_language(request: Request, newsletter_languages: Iterable[str] = ()) -> str:
+    """The page's language: the reader's choice, the newsletters' own, or the browser's."""
+    return (
+        explicit_language(request) or language_of(newsletter_languages) or browser_language(request)
+    )
