@@ -13,7 +13,7 @@ page speaks the language of the newsletter it belongs to, else the browser's
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -117,7 +117,7 @@ def translate(message: str, language: str) -> str:
 
 
 def _fill(text: str, params: dict[str, Any], language: str) -> str:
-    """`text` with its fields filled, days and counts written for the language."""
+    """`text` with its fields filled: days, counts and name lists as the language writes them."""
     if not params:
         return text
     return text.format(**{name: _written(value, language) for name, value in params.items()})
@@ -128,6 +128,8 @@ def _written(value: Any, language: str) -> Any:
         return long_date(value, language, year=False)
     if isinstance(value, int) and not isinstance(value, bool):
         return number(value, language)
+    if isinstance(value, list | tuple):
+        return names_list(value, language)
     return value
 
 
@@ -202,3 +204,13 @@ def clock(at: datetime, language: str) -> str:
 def number(value: int | float, language: str) -> str:
     """A count for the locale: '1,234' / '1 234'."""
     return format_decimal(value, locale=locale(language))
+
+
+def names_list(names: Sequence[str], language: str) -> str:
+    """Newsletter names in a sentence: 'Morning, Evening' / '« Le Matin », « Le Soir »'.
+
+    French quotes a title, so 'à « Le Matin »' reads right where 'à Le Matin' would not.
+    """
+    if supported(language) == FRENCH:
+        return ", ".join(f"«\u00a0{name}\u00a0»" for name in names)
+    return ", ".join(names)

@@ -28,6 +28,7 @@ from digest.i18n import (
     DEFAULT_LANGUAGE,
     clock,
     long_date,
+    names_list,
     number,
     short_date,
     translated,
@@ -471,7 +472,7 @@ def digest_context(
         "sections": views,
         "story_count": (count := sum(len(view.cards) for view in views)),
         "story_count_label": number(count, language),
-        "sponsors": sponsor_views(sponsors or {}),
+        "sponsors": sponsor_views(sponsors or {}, language),
         "note_html": Markup(note_html),  # noqa: S704 (cleaned by nh3 just above)
         "note_text": "\n\n".join(
             text for text in (plain_text(part) for part in NOTE_BREAKS.split(note_html)) if text
@@ -654,7 +655,9 @@ def render_transactional(settings: Settings, kind: str, context: dict[str, Any])
         "newsletters": names,
     }
     subject = truncate(
-        transactional_subject(kind, ", ".join(names) or values["publisher"], values["lang"]),
+        transactional_subject(
+            kind, names_list(names, values["lang"]) or values["publisher"], values["lang"]
+        ),
         SUBJECT_LIMIT,
     )
     values.update(title=subject, preheader=subject)

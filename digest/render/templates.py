@@ -24,7 +24,15 @@ from jinja2 import (
 )
 
 from digest.errors import DigestError
-from digest.i18n import DEFAULT_LANGUAGE, LANGUAGES, long_date, number, supported, translations
+from digest.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    long_date,
+    names_list,
+    number,
+    supported,
+    translations,
+)
 
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 INSTALLED_MARKER = "share/digest/templates/"
@@ -64,7 +72,7 @@ def _installed_templates() -> Path | None:
 
 def install_language(environment: Environment, language: str) -> Environment:
     """Give an environment `_`, `gettext`, `ngettext`, `{% trans %}` and the filters
-    `long_date` and `number` in `language`.
+    `long_date`, `number` and `names` (newsletter names in a sentence) in `language`.
 
     Newstyle gettext: `_("Hi %(name)s", name=x)` escapes `x` in HTML, and a missing
     translation falls back to the English msgid. Whitespace inside `{% trans %}` is collapsed,
@@ -79,6 +87,9 @@ def install_language(environment: Environment, language: str) -> Environment:
     environment.globals["lang"] = language
     environment.filters["long_date"] = lambda day: long_date(day, language)
     environment.filters["number"] = lambda value: number(value, language)
+    environment.filters["names"] = lambda names: names_list(
+        [names] if isinstance(names, str) else names, language
+    )
     return environment
 
 

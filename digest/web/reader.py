@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
-from digest.i18n import translatable, translate, translated
+from digest.i18n import names_list, translatable, translate, translated
 from digest.models import Newsletter, Subscriber, SubscriptionStatus
 from digest.readers.choices import apply_choices, choices_of
 from digest.readers.consent import consent_wording
@@ -171,7 +171,7 @@ def confirm_post(token: Token, request: Request, web: Web, _checked: FormToken) 
         except Exception:
             # The subscription stands; only the welcome is lost, which the reader can live with.
             log.exception("could not queue the welcome of subscriber %s", subscriber_id)
-    names = ", ".join(outcome.confirmed) or translated(lang, "your newsletters")
+    names = names_list(outcome.confirmed, lang) or translated(lang, "your newsletters")
     return web.page(
         "message.html",
         lang=lang,
@@ -194,10 +194,11 @@ def _unsubscribe_scope(
         if newsletter_id is not None:
             newsletter = session.get(Newsletter, newsletter_id)
             if newsletter is not None:
-                return newsletter.name, reader_language(request, [newsletter.language])
+                lang = reader_language(request, [newsletter.language])
+                return names_list([newsletter.name], lang), lang
         receiving = [s.newsletter for s in live_subscriptions(subscriber)]
         lang = reader_language(request, [n.language for n in receiving])
-        names = ", ".join(sorted(n.name for n in receiving))
+        names = names_list(sorted(n.name for n in receiving), lang)
         return names or translated(lang, "all newsletters"), lang
 
 
@@ -246,7 +247,7 @@ def unsubscribe_post(token: Token, request: Request, web: Web, one_click: OneCli
 
 
 def _unsubscribed_page(web: WebContext, left: list[str], lang: str) -> Response:
-    what = ", ".join(left) if left else translated(lang, "our newsletters")
+    what = names_list(left, lang) if left else translated(lang, "our newsletters")
     return web.page(
         "message.html",
         lang=lang,
@@ -368,7 +369,7 @@ def preferences_post(
         )
     saved = [translatable("Your preferences are saved.")]
     if change.joined:
-        saved.append(translatable("You now receive {names}.", names=", ".join(change.joined)))
+        saved.append(translatable("You now receive {names}.", names=list(change.joined)))
     if change.left:
-        saved.append(translatable("You no longer receive {names}.", names=", ".join(change.left)))
+        saved.append(translatable("You no longer receive {names}.", names=list(change.left)))
     return _preferences_page(web, request, subscriber_id, saved=[*saved, *said])
