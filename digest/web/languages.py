@@ -1,14 +1,15 @@
 """Which language a reader's page speaks.
 
-In order: the reader's explicit choice (`?lang=fr`, kept in the forms' actions), the language
-of the newsletters the page belongs to when they share one, the browser's Accept-Language,
-English. Editors' pages are in English only.
+In order: the reader's explicit choice (`?lang=fr`; the signup form keeps its page's language
+in a hidden `lang` field), the language of the newsletters the page belongs to when they share
+one, the browser's Accept-Language, English. Editors' and advertisers' pages are in English.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from digest.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, negotiate
@@ -28,6 +29,12 @@ def explicit_language(request: Request) -> str | None:
     """The language the reader chose in the address (`?lang=fr`), when it is one we have."""
     asked = (request.query_params.get(QUERY) or "").strip().lower()
     return asked if asked in LANGUAGES else None
+
+
+def form_language(form: FormData) -> str | None:
+    """The language of the page a form was sent from (its hidden `lang` field)."""
+    sent = str(form.get(QUERY) or "").strip().lower()
+    return sent if sent in LANGUAGES else None
 
 
 def browser_language(request: Request) -> str:

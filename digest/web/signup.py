@@ -30,7 +30,7 @@ from digest.i18n import (
 from digest.readers.consent import consent_wording
 from digest.readers.signup import SignupError, SignupOutcome, confirmation_not_sent, signup
 from digest.web.context import WebContext, context
-from digest.web.languages import QUERY, browser_language, reader_language
+from digest.web.languages import QUERY, browser_language, form_language, reader_language
 from digest.web.security import CSRF_FIELD, FormToken, PostedForm
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,7 @@ SIGNUP_FORM_BODY = {
                     "consent": {"type": "string"},
                     "website": {"type": "string"},
                     "form_token": {"type": "string"},
+                    "lang": {"type": "string", "enum": ["en", "fr"]},
                 },
             }
         }
@@ -197,7 +198,7 @@ SIGNUP_FORM_BODY = {
     openapi_extra={"requestBody": SIGNUP_FORM_BODY},
 )
 def signup_form(request: Request, web: Web, form: PostedForm, fill_seconds: FormToken) -> Response:
-    lang = browser_language(request)  # the form's own, kept in its action (?lang=)
+    lang = form_language(form) or browser_language(request)  # the form's own, in a hidden field
     values: dict[str, Any] = {
         "email": str(form.get("email") or ""),
         "community": str(form.get("community") or ""),
@@ -281,7 +282,7 @@ class SignupRequest(BaseModel):
 
 class SignupAccepted(BaseModel):
     status: str = "check_inbox"
-    message: str = CHECK_INBOX
+    message: str = str(CHECK_INBOX)  # English; a request gets its own language
 
 
 class ErrorDetail(BaseModel):
