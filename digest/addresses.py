@@ -88,10 +88,10 @@ def normalize_email(raw: str) -> str:
     normal = (result.ascii_email or result.normalized).lower()
     local, _, domain = normal.rpartition("@")
     if domain in DOMAIN_TYPOS:
+        suggestion = f"{local}@{DOMAIN_TYPOS[domain]}"
         raise AddressError(
             translatable(
-                "Please check your email address: did you mean {address}?",
-                address=f"{local}@{DOMAIN_TYPOS[domain]}",
+                "Please check your email address: did you mean {address}?", address=suggestion
             )
         )
     return normal
