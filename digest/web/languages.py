@@ -15,14 +15,13 @@ from starlette.requests import Request
 from digest.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, negotiate
 
 QUERY = "lang"
-# The readers' pages (and their error pages) speak the reader's language; the rest is the
-# editors' and the advertisers', in English.
-READER_PATHS = ("/signup", "/check-your-inbox", "/confirm/", "/u/", "/preferences/", "/email/")
-READER_TREES = ("/archive/",)
+# The editors' and advertisers' pages, and the JSON API, are in English; every other page
+# (and an error page at any other address, such as a mistyped link) is a reader's.
+ENGLISH_TREES = ("/admin", "/sponsor-report", "/dev", "/api/", "/healthz", "/docs", "/openapi")
 
 
 def is_reader_page(path: str) -> bool:
-    return path == "/" or path in READER_PATHS or path.startswith(READER_PATHS + READER_TREES)
+    return not path.startswith(ENGLISH_TREES)
 
 
 def explicit_language(request: Request) -> str | None:
