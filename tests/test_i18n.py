@@ -189,7 +189,7 @@ def test_names_are_quoted_in_french_sentences() -> None:
 def test_a_translatable_message_is_english_until_shown_in_a_language() -> None:
     message = translatable("No email until {until}.", until=date(2026, 12, 9))
     assert message == "No email until Wednesday 9 December."
-    assert translate(message, "fr") == "Aucun courriel jusqu\u2019au mercredi 9 décembre."
+    assert translate(message, "fr") == "Aucun courriel jusqu’au mercredi 9 décembre."
     assert translate("Top stories", "fr") == "À la une"
     assert translate("not in the catalog", "fr") == "not in the catalog"
 
