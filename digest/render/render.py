@@ -90,6 +90,8 @@ WEB_REGION = re.compile(r"<!--\s*digest:web\s*-->(.*?)<!--\s*/digest:web\s*-->",
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
+# Runs of white space but the no-break space, which French keeps before a colon.
+SPACES = re.compile(r"[^\S\u00a0]+")
 
 TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
 
@@ -600,7 +602,7 @@ def _lead(community: Community, sections: list[Section], cards: list[StoryCard])
 
 def _fit_subject(subject: str, values: dict[str, str]) -> str:
     """At most SUBJECT_LIMIT characters, shortening the lead first so ", and 8 more" stays."""
-    one = " ".join(subject.split())
+    one = SPACES.sub(" ", subject).strip()
     if len(one) <= SUBJECT_LIMIT or values["lead"] not in one:
         return truncate(one, SUBJECT_LIMIT)
     room = SUBJECT_LIMIT - (len(one) - len(values["lead"]))
