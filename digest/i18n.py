@@ -27,6 +27,8 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
+from digest.errors import DigestError
+
 ENGLISH = "en"
 FRENCH = "fr"
 LANGUAGES = (ENGLISH, FRENCH)  # the languages with a complete catalog
@@ -45,6 +47,17 @@ PYTHON_KEYWORDS = {
     "translated_plural": (2, 3),
     "translatable": (1,),
 }
+
+
+def check_language(code: str) -> str:
+    """A newsletter's language code, lower-cased, when Digest has it; else DigestError."""
+    language = code.strip().lower()
+    if language not in LANGUAGES:
+        known = " or ".join(f"{each} ({LANGUAGE_NAMES[each]})" for each in LANGUAGES)
+        raise DigestError(
+            f"language {code!r}: Digest writes emails and pages in {known}; use one of these"
+        )
+    return language
 
 
 def supported(language: str | None) -> str:

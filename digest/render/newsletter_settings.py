@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from digest.curation.newsletters import parse_sections
 from digest.curation.schedules import cron_line
 from digest.errors import DigestError
-from digest.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, LANGUAGES
+from digest.i18n import DEFAULT_LANGUAGE, check_language
 from digest.models import Newsletter
 from digest.render.senders import parse_mailbox
 
@@ -113,10 +113,11 @@ def check_newsletter_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict
     if accent and not ACCENT.match(accent):
         errors["accent_color"] = "Write the colour like #0b4f8a (a # and six hex digits)."
     clean["accent_color"] = accent.lower() or None
-    language = (text("language") or DEFAULT_LANGUAGE).lower()
-    if language not in LANGUAGES:
-        known = " or ".join(f"{code} ({LANGUAGE_NAMES[code]})" for code in LANGUAGES)
-        errors["language"] = f"Digest writes emails and pages in {known}: write one of these."
+    language = text("language") or DEFAULT_LANGUAGE
+    try:
+        language = check_language(language)
+    except DigestError as exc:
+        errors["language"] = str(exc)
     clean["language"] = language
     clean["active"] = bool(form.get("active"))
     _check_approval(form, clean, errors)
