@@ -50,7 +50,7 @@ messages: install
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) -c Translators: --add-location=file \
 		--sort-by-file --project=Digest --no-wrap -o digest/locale/messages.pot .
 	$(BIN)/pybabel update -i digest/locale/messages.pot -d digest/locale --no-wrap \
-		--ignore-obsolete --omit-header
+		--ignore-obsolete
 
 # Each prints JSON; docs/benchmarks.md records the figures. The delivery and transport benchmarks
 # need PostgreSQL, Redis and Postfix's smtp-sink (see README).

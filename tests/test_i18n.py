@@ -35,6 +35,7 @@ from digest.i18n import (
 )
 from digest.models import Newsletter
 from digest.readers.welcome import first_edition
+from digest.render.render import breaking_section_title, breaking_subject
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}
@@ -215,3 +216,10 @@ def test_the_welcome_says_when_the_first_edition_comes_in_french() -> None:
     )
     english = first_edition(letter, "daily", "America/Los_Angeles", "Riverton", evening, "sunday")
     assert english == "Le Matin: your first edition arrives tomorrow morning at 06:00."
+
+
+def test_a_french_alert_says_breaking_news_in_french() -> None:
+    letter = Newsletter(slug="alerte", name="Alerte", kind="alert", language="fr")
+    assert breaking_subject(letter, "Pont fermé") == f"Dernière heure{NBSP}: Pont fermé"
+    assert breaking_section_title(letter) == "Dernière heure"
+    assert breaking_subject(Newsletter(language="en"), "Bridge closed") == "Breaking: Bridge closed"

@@ -586,6 +586,16 @@ def subject_and_preheader(
     return _fit_subject(subject, values), truncate(preheader or values["lead"], PREHEADER_LIMIT)
 
 
+def breaking_subject(newsletter: Newsletter, title: str) -> str:
+    """An alert's subject, in the newsletter's language: 'Breaking: Bridge closed'."""
+    language = language_of_newsletter(newsletter)
+    return translated(language, "Breaking: {title}", title=title)[:300]
+
+
+def breaking_section_title(newsletter: Newsletter) -> str:
+    return translated(language_of_newsletter(newsletter), "Breaking news")
+
+
 def default_subject(language: str) -> str:
     """DEFAULT_SUBJECT as `language` writes it (French puts a space before the colon)."""
     subject = translated(language, "{town}: {lead}{and_more}")
