@@ -95,7 +95,7 @@ def create_app(
         engine=engine,
         sessions=make_session_factory(engine),
         templates=template_environment(settings),
-        translated=page_environments(settings),
+        reader_templates=page_environments(settings),
         limiter=SignupLimiter(settings),
         guard=FormGuard(settings),
         notifier=notifier or CeleryNotifier(),

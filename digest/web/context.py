@@ -122,7 +122,7 @@ class WebContext:
     guard: FormGuard
     notifier: Notifier
     clock: Clock
-    translated: Mapping[str, Environment] = field(default_factory=dict)  # readers' pages
+    reader_templates: Mapping[str, Environment] = field(default_factory=dict)  # by language
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -134,7 +134,9 @@ class WebContext:
         self, name: str, status: int = 200, *, lang: str | None = None, **values: Any
     ) -> HTMLResponse:
         """A page in `lang` (a reader's page), else in English (an editor's page)."""
-        templates = self.translated.get(supported(lang), self.templates) if lang else self.templates
+        templates = (
+            self.reader_templates.get(supported(lang), self.templates) if lang else self.templates
+        )
         html = templates.get_template(name).render(**values)
         headers = {"cache-control": "no-store"}
         if lang:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy.orm import Session
 
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
@@ -25,7 +26,12 @@ from digest.readers.preferences import (
     set_click_opt_out,
     unsubscribe,
 )
-from digest.readers.signup import SignupError, confirm, pending_newsletters
+from digest.readers.signup import (
+    SignupError,
+    confirm,
+    confirmed_newsletters,
+    pending_newsletters,
+)
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, TokenError, read_token
 from digest.web.choices import choices_from_form
@@ -124,6 +130,15 @@ def _form_page(
 # Confirm
 
 
+def _confirm_language(session: Session, request: Request, subscriber_id: int) -> str:
+    """The language of the newsletters being confirmed (or already confirmed, on a second
+    visit), else the browser's."""
+    letters = pending_newsletters(session, subscriber_id) or confirmed_newsletters(
+        session, subscriber_id
+    )
+    return reader_language(request, [letter.language for letter in letters])
+
+
 @router.get(
     "/confirm/{token}",
     summary="The confirm page (confirms nothing by itself)",
@@ -134,9 +149,8 @@ def confirm_page(token: Token, request: Request, web: Web) -> Response:
         subscriber_id, _ = _payload(web, CONFIRM, token)
         with web.transaction() as session:
             live_subscriber(session, subscriber_id)
-            pending = pending_newsletters(session, subscriber_id)
-            names = [n.name for n in pending]
-            lang = reader_language(request, [n.language for n in pending])
+            names = [n.name for n in pending_newsletters(session, subscriber_id)]
+            lang = _confirm_language(session, request, subscriber_id)
     except BadLinkError as exc:
         return bad_link_page(web, exc.expired, browser_language(request))
     except SubscriberGoneError:
@@ -156,8 +170,7 @@ def confirm_post(token: Token, request: Request, web: Web, _checked: FormToken) 
     try:
         subscriber_id, _ = _payload(web, CONFIRM, token)
         with web.transaction() as session:
-            pending = pending_newsletters(session, subscriber_id)
-            lang = reader_language(request, [n.language for n in pending])
+            lang = _confirm_language(session, request, subscriber_id)
             outcome = confirm(
                 session, subscriber_id, web.origin(request, "confirm page"), web.clock.now()
             )
