@@ -86,7 +86,7 @@ def newsletters_utm(
 def newsletters_list() -> None:
     """List newsletters with their schedules and section caps."""
     with open_session() as session, session.begin():
-        table = Table("slug", "name", "schedule", "sections", "window", "language", "active")
+        table = Table("slug", "name", "schedule", "sections", "window", "active")
         for letter in list_newsletters(session):
             caps = ",".join(f"{key}={value}" for key, value in letter.sections.items())
             table.add_row(
@@ -95,7 +95,6 @@ def newsletters_list() -> None:
                 letter.schedule,
                 caps,
                 f"{letter.window_hours} h",
-                letter.language,
                 "yes" if letter.active else "no",
             )
     console.print(table)

@@ -17,7 +17,8 @@ def test_a_newsletter_is_added_and_set_in_french_and_a_third_language_is_refused
     )
     assert added.returncode == 0, added.stderr
     assert "fr)" in added.stdout
-    assert "fr" in digest("newsletters", "list", cwd=tmp_path, **env).stdout
+    shown = digest("newsletters", "set", "matin", cwd=tmp_path, **env)
+    assert "language fr" in shown.stdout
     back = digest("newsletters", "set", "matin", "--language", "en", cwd=tmp_path, **env)
     assert "language en" in back.stdout
     refused = digest("newsletters", "set", "matin", "--language", "es", cwd=tmp_path, **env)
