@@ -114,6 +114,14 @@ def server(french: dict[str, int], tmp_path: Path) -> Iterator[WebServer]:
     web.stop()
 
 
+# What a screen reader says besides the text: the title, labels, role descriptions, alt text.
+SAID_TO_SCREEN_READERS = """() => [document.title, ...Array.from(
+  document.querySelectorAll("[aria-label], [aria-roledescription], [alt], [title], [placeholder]"),
+  (e) => ["aria-label", "aria-roledescription", "alt", "title", "placeholder"]
+    .map((name) => e.getAttribute(name) || "").join(" "),
+)].join("\\n")"""
+
+
 def french_page(page: Any) -> str:
     """The page's visible text, once its <html lang> is checked to be French and neither its
     visible text nor its raw text (before CSS capitals; hidden text too) has English left."""
@@ -122,6 +130,8 @@ def french_page(page: Any) -> str:
     assert english_left_in(text) == [], text
     raw: str = page.evaluate("document.body.textContent")
     assert english_left_in(raw) == [], raw
+    said: str = page.evaluate(SAID_TO_SCREEN_READERS)
+    assert english_left_in(said) == [], said
     return text
 
 
