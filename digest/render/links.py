@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from digest.ingest.click_links import TrackedLink, make_link_token, make_tag
 from digest.settings import Settings
@@ -75,8 +75,11 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     return f"{settings.base_url}/preferences/{token}"
 
 
-def signup_url(settings: Settings) -> str:
-    """`{base_url}/`: the hosted signup form."""
+def signup_url(settings: Settings, newsletter_slug: str | None = None) -> str:
+    """`{base_url}/`: the hosted signup form; for one newsletter `{base_url}/?newsletter=SLUG`,
+    which ticks it and speaks its language."""
+    if newsletter_slug:
+        return f"{settings.base_url}/?{urlencode({'newsletter': newsletter_slug})}"
     return f"{settings.base_url}/"
 
 

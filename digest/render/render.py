@@ -302,7 +302,7 @@ def footer_context(
         "contact": reply_to[1] if reply_to else address,
         "placeholders": PLACEHOLDER_CONTEXT,
         "preheader_filler": PREHEADER_FILLER,
-        "signup_url": links.signup_url(settings),
+        "signup_url": links.signup_url(settings, newsletter.slug if newsletter else None),
         "archive_url": links.archive_url(settings),
     }
 

@@ -323,3 +323,6 @@ def test_the_french_digest_in_chromium(settings: Settings) -> None:
         page = context.new_page()
         page.set_content(web_version_html(segment.html))
         assert "Ceci est la version Web" in french_page(page)
+        # Its signup link opens the form of this newsletter, in its language.
+        link = page.get_by_role("link", name="Recevez-la dans votre boîte de réception")
+        assert link.get_attribute("href").endswith("/?newsletter=matin")
