@@ -174,6 +174,9 @@ def test_pages_of_no_newsletter_follow_the_browser(
     make_french(committed)
     archive = client.get("/archive/", headers=FRENCH_BROWSER)
     assert "Éditions précédentes" in archive.text
+    broken = client.get("/r/not-a-signed-link", headers=FRENCH_BROWSER)  # a story link, mangled
+    assert broken.status_code == 404
+    assert "Ce lien n’est pas valide." in broken.text
 
 
 def test_the_editors_pages_stay_in_english(client: TestClient) -> None:
