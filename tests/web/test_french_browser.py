@@ -30,7 +30,7 @@ from digest.render.render import render_segment, web_version_html
 from digest.sending.notices import compose_notice
 from digest.settings import Settings, load_settings
 from digest.sponsors.slots import AFTER_TOP, SponsorSlot
-from tests.support.browser import WebServer, chromium, require_chromium
+from tests.support.browser import WebServer, axe_violations, chromium, require_chromium
 from tests.support.web import START
 
 pytestmark = pytest.mark.browser
@@ -156,6 +156,7 @@ def test_the_french_pages_in_chromium(
         text = french_page(page)
         assert "Recevez les nouvelles locales" in text
         assert page.locator("#newsletter-matin").is_checked()
+        assert axe_violations(page) == []  # longer French labels keep the page accessible
         page.click("button[type=submit]")  # no address, no consent: the errors, in French
         page.wait_for_url("**/signup")
         text = french_page(page)
