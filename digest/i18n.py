@@ -66,14 +66,17 @@ def supported(language: str | None) -> str:
     return base if base in LANGUAGES else DEFAULT_LANGUAGE
 
 
-@lru_cache(maxsize=len(LANGUAGES))
 def translations(language: str) -> NullTranslations:
     """The catalog of a language, compiled in memory once per process (English: none).
 
     Fuzzy entries are left out, as `msgfmt` would. Raises FileNotFoundError when a supported
     language has no catalog (a broken install).
     """
-    language = supported(language)
+    return _compiled(supported(language))
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def _compiled(language: str) -> NullTranslations:
     if language == DEFAULT_LANGUAGE:
         return NullTranslations()
     path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
