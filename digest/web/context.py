@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse
 from digest.clock import Clock
 from digest.i18n import (
     DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
     LANGUAGES,
     long_date,
     supported,
@@ -81,6 +82,10 @@ def template_environment(settings: Settings, language: str = DEFAULT_LANGUAGE) -
     environment.globals["postal_address"] = settings.postal_address
     install_language(environment, language)
     environment.filters["interest_name"] = lambda key: interest_name(key, language)
+    # A reader's page links to itself in the other languages (`?lang=`), each named in its own.
+    environment.globals["other_languages"] = [
+        (code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != supported(language)
+    ]
     environment.filters["iso_long_date"] = lambda iso: long_date(date.fromisoformat(iso), language)
     return environment
 
@@ -137,7 +142,7 @@ class WebContext:
         templates = (
             self.reader_templates.get(supported(lang), self.templates) if lang else self.templates
         )
-        html = templates.get_template(name).render(**values)
+        html = templates.get_template(name).render(language_links=bool(lang), **values)
         headers = {"cache-control": "no-store"}
         if lang:
             headers["content-language"] = supported(lang)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from digest.i18n import translate, translated
 from digest.readers.email_change import confirm_email_change, request_email_change
@@ -33,6 +34,14 @@ def _read(web: WebContext, purpose: str, token: str) -> dict[str, Any] | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("s"), int):
         return None
     return payload
+
+
+@router.get("/preferences/{token}/email", include_in_schema=False)
+def ask_page(token: Token, request: Request) -> Response:
+    """The page that answered the request, in another language (its language links): the
+    preferences, where the request is made."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/preferences/{quote(token, safe='')}{query}", status_code=303)
 
 
 @router.post(

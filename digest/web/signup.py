@@ -124,6 +124,7 @@ def _form_page(
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    newsletter_slug: str | None = None,
 ) -> Response:
     token, fresh = web.guard.issue(request)
     with web.transaction() as session:
@@ -141,6 +142,7 @@ def _form_page(
         values=values or {"newsletters": []},
         errors=translate_all(errors or {}, lang),
         notice=translate(notice, lang) if notice else None,
+        newsletter_slug=newsletter_slug,  # kept by the links to the other languages
     )
     web.guard.set_cookie(response, fresh)
     return response
@@ -167,7 +169,16 @@ def signup_page(
             chosen = [n.slug for n in found]
             languages = [n.language for n in found]
     lang = reader_language(request, languages)
-    return _form_page(web, request, lang, values={"newsletters": chosen})
+    only = chosen[0] if chosen else None
+    return _form_page(web, request, lang, values={"newsletters": chosen}, newsletter_slug=only)
+
+
+@router.get("/signup", include_in_schema=False)
+def signup_again(request: Request) -> Response:
+    """The form's own address, asked for by a link on the page it answered (another
+    language): the form, with the same choices."""
+    query = request.url.query
+    return RedirectResponse(f"/?{query}" if query else "/", status_code=303)
 
 
 SIGNUP_FORM_BODY = {

@@ -194,3 +194,26 @@ def test_the_embedded_forms_api_speaks_the_browsers_language(client: TestClient)
     )
     assert refused.status_code == 422
     assert refused.json()["error"]["fields"]["email"] == "Veuillez entrer votre adresse courriel."
+
+
+def test_a_readers_page_links_to_itself_in_the_other_language(
+    client: TestClient, committed: sessionmaker[Session], settings: Settings
+) -> None:
+    make_french(committed)
+    french = client.get("/?newsletter=morning")
+    link = 'href="?newsletter=morning&amp;lang=en" hreflang="en" lang="en">English</a>'
+    assert link in french.text
+    english = client.get("/?newsletter=morning&lang=en")
+    assert '<html lang="en">' in english.text
+    assert 'hreflang="fr" lang="fr">Français</a>' in english.text
+    # The links are relative: from a page a form answered, its address leads back to the form.
+    again = client.get("/signup?lang=en", follow_redirects=False)
+    assert (again.status_code, again.headers["location"]) == (303, "/?lang=en")
+    reader = reader_of(committed, ["morning"])
+    asked = preferences_url(settings, reader).removeprefix(settings.base_url) + "/email?lang=en"
+    back = client.get(asked, follow_redirects=False)
+    assert back.status_code == 303
+    assert back.headers["location"].endswith("?lang=en")
+    assert '<html lang="en">' in client.get(back.headers["location"]).text
+    # The editors' pages have none.
+    assert "hreflang" not in client.get("/admin/login").text
