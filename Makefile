@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock run test lint format bench clean
+.PHONY: install lock run test lint format bench clean messages
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,16 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The translations (docs/translations.md): the template digest/locale/messages.pot from the
+# sources, then each language's messages.po brought up to date (new strings empty, changed ones
+# fuzzy) for a translator to fill. Python passes the language first, hence the keywords.
+BABEL_KEYWORDS := -k translated:2 -k translated_plural:2,3 -k translatable
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) -c Translators: --add-location=file \
+		--sort-by-file --project=Digest --no-wrap -o digest/locale/messages.pot .
+	$(BIN)/pybabel update -i digest/locale/messages.pot -d digest/locale --no-wrap \
+		--ignore-obsolete
 
 # Each prints JSON; docs/benchmarks.md records the figures. The delivery and transport benchmarks
 # need PostgreSQL, Redis and Postfix's smtp-sink (see README).

@@ -9,6 +9,7 @@ Measures, in one run on the same sample edition (tests/support/digests.py, 10 st
 and prints one JSON object with the figures in milliseconds and the ratio. Nothing is sent.
 
     .venv/bin/python bench/bench_render.py --readers 5000 --naive-readers 200
+    .venv/bin/python bench/bench_render.py --language fr   # the same edition in French
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=5000)
     parser.add_argument("--naive-readers", type=int, default=200)
     parser.add_argument("--segments", type=int, default=20)
+    parser.add_argument("--language", choices=["en", "fr"], default="en")
     args = parser.parse_args()
 
     from digest.curation.sections import Section
@@ -78,6 +80,7 @@ def main() -> None:
 
     settings = digests.settings()
     letter = digests.newsletter()
+    letter.language = args.language
     town = digests.community()
     sections = digests.sample_sections()
     every_card = [card for section in sections for card in section.stories]
@@ -119,7 +122,7 @@ def main() -> None:
 
     # The naive way: premailer and a new EmailMessage for every reader.
     context = digest_context(settings, letter, town, sections, digests.EDITION_DATE, 7)
-    raw_html = email_html(email_templates().render("digest.html", **context))
+    raw_html = email_html(email_templates(language=args.language).render("digest.html", **context))
     text = rendered.text
 
     def naive(reader: Reader) -> bytes:
@@ -156,6 +159,7 @@ def main() -> None:
         json.dumps(
             {
                 "machine": {"cpu": platform.processor(), **environment()},
+                "language": args.language,
                 "segment_render_and_premailer": {
                     "stories": sum(len(s.stories) for s in sections),
                     "html_bytes": rendered.html_bytes,

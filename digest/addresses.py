@@ -17,6 +17,7 @@ from functools import lru_cache
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import DigestError
+from digest.i18n import translatable
 
 MAX_LENGTH = 254
 
@@ -46,6 +47,10 @@ DOMAIN_TYPOS = {
 class AddressError(DigestError):
     """An address that cannot be used; the message tells the reader what to fix."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.reader_message = message  # a Translatable: shown in the reader's language
+
 
 # A plain ASCII local part (RFC 5322 dot-atom): the common case, checked without the full
 # validator so that an import of 100,000 rows validates each domain once (see _domain).
@@ -66,9 +71,11 @@ def normalize_email(raw: str) -> str:
     """The address in Digest's normal form (see the module's policy); raises AddressError."""
     candidate = raw.strip()
     if not candidate:
-        raise AddressError("Please enter your email address.")
+        raise AddressError(translatable("Please enter your email address."))
     if len(candidate) > MAX_LENGTH:
-        raise AddressError(f"That email address is too long (at most {MAX_LENGTH} characters).")
+        raise AddressError(
+            translatable("That email address is too long (at most {n} characters).", n=MAX_LENGTH)
+        )
     local, at, domain = candidate.rpartition("@")
     if at and len(local) <= 64 and _DOT_ATOM.fullmatch(local):
         normal_domain = _domain(domain.lower())
@@ -81,8 +88,11 @@ def normalize_email(raw: str) -> str:
     normal = (result.ascii_email or result.normalized).lower()
     local, _, domain = normal.rpartition("@")
     if domain in DOMAIN_TYPOS:
+        suggestion = f"{local}@{DOMAIN_TYPOS[domain]}"
         raise AddressError(
-            f"Please check your email address: did you mean {local}@{DOMAIN_TYPOS[domain]}?"
+            translatable(
+                "Please check your email address: did you mean {address}?", address=suggestion
+            )
         )
     return normal
 
@@ -90,11 +100,12 @@ def normalize_email(raw: str) -> str:
 def _reader_message(candidate: str, detail: str) -> str:
     local = candidate.rpartition("@")[0]
     if "@" in candidate and not local.isascii():
-        return (
+        return translatable(
             "Addresses with accented or non-Latin letters before the @ cannot be accepted: "
             "not every mail server can deliver to them. Please use another address."
         )
-    return f"Please check your email address: {detail}"
+    # The validator's detail is in English; a translation may leave it out.
+    return translatable("Please check your email address: {detail}", detail=detail)
 
 
 def email_hash(normal_email: str) -> str:

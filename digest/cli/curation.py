@@ -24,6 +24,7 @@ from digest.curation.newsletters import (
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, check_template
 from digest.curation.weights import parse_weights, weights_of
 from digest.errors import DigestError
+from digest.i18n import DEFAULT_LANGUAGE, check_language
 from digest.ingest.cluster_edits import cluster_members, merge_clusters, split_story
 from digest.models import Story
 from digest.sending.previews import curate_next
@@ -51,13 +52,19 @@ def newsletters_add(
     kind: Annotated[
         str, typer.Option(help="digest (curated on the schedule) or alert (breaking news).")
     ] = "digest",
+    language: Annotated[
+        str, typer.Option(help="The language of its emails and pages: en or fr.")
+    ] = DEFAULT_LANGUAGE,
 ) -> None:
     """Add a newsletter."""
     caps = parse_sections(sections)
+    chosen = check_language(language)
     with open_session() as session, session.begin():
         newsletter = add_newsletter(session, slug, name, schedule, caps, window, description, kind)
+        newsletter.language = chosen
     console.print(
-        f"added newsletter {newsletter.slug} ({newsletter.schedule}, {caps})", highlight=False
+        f"added newsletter {newsletter.slug} ({newsletter.schedule}, {caps}, {chosen})",
+        highlight=False,
     )
 
 
@@ -184,10 +191,15 @@ def newsletters_set(
     preheader: Annotated[
         str | None, typer.Option(help="Preheader template, e.g. '{next}'.")
     ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="The language of its emails and pages: en or fr.")
+    ] = None,
 ) -> None:
-    """Change a newsletter's curation weights or its subject and preheader templates."""
+    """Change a newsletter's curation weights, subject and preheader templates, or language."""
     with open_session() as session, session.begin():
         letter = get_newsletter(session, slug)
+        if language is not None:
+            letter.language = check_language(language)
         if weights is not None:
             letter.weights = parse_weights(weights, letter.weights)
         if subject is not None:
@@ -197,7 +209,8 @@ def newsletters_set(
         summary = (
             f"{letter.slug}: weights {weights_of(letter.weights).to_json()}, "
             f"subject {letter.subject_template or DEFAULT_SUBJECT!r}, "
-            f"preheader {letter.preheader_template or DEFAULT_PREHEADER!r}"
+            f"preheader {letter.preheader_template or DEFAULT_PREHEADER!r}, "
+            f"language {letter.language}"
         )
     console.print(summary, highlight=False, markup=False)
 

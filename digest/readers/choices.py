@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.i18n import translatable
 from digest.models import (
     Community,
     ConsentAction,
@@ -23,7 +24,7 @@ from digest.models import (
     Subscription,
     SubscriptionStatus,
 )
-from digest.readers.audiences import FREQUENCIES, audience_key, known_interests
+from digest.readers.audiences import FREQUENCIES, WEEKLY, audience_key, known_interests
 from digest.readers.consent import Origin, record_consent
 from digest.readers.signup import SignupError
 from digest.readers.subscribers import live_subscriber
@@ -50,7 +51,9 @@ def _subscription(subscriber: Subscriber, newsletter_slug: str) -> Subscription:
             and subscription.status != SubscriptionStatus.UNSUBSCRIBED
         ):
             return subscription
-    raise SignupError({"newsletter": f"You do not receive {newsletter_slug!r}."})
+    raise SignupError(
+        {"newsletter": translatable("You do not receive {newsletter}.", newsletter=newsletter_slug)}
+    )
 
 
 def set_interests(
@@ -69,9 +72,13 @@ def set_interests(
         known = set(known_interests(session))
         unknown = [i for i in wanted if i not in known]
         if unknown:
-            raise SignupError({"interests": f"There is no section {unknown[0]!r}."})
+            raise SignupError(
+                {"interests": translatable("There is no section {section}.", section=unknown[0])}
+            )
         if not wanted:
-            raise SignupError({"interests": "Keep at least one section, or leave the newsletter."})
+            raise SignupError(
+                {"interests": translatable("Keep at least one section, or leave the newsletter.")}
+            )
     before = subscription.interests
     if before == wanted:
         return False
@@ -109,12 +116,14 @@ def set_other_towns(
     subscriber = live_subscriber(session, subscriber_id)
     wanted = sorted(set(towns) - {subscriber.community.slug})
     if len(wanted) > MAX_OTHER_TOWNS:
-        raise SignupError({"towns": f"Follow at most {MAX_OTHER_TOWNS} other towns."})
+        raise SignupError(
+            {"towns": translatable("Follow at most {n} other towns.", n=MAX_OTHER_TOWNS)}
+        )
     found = {
         c.slug: c for c in session.scalars(select(Community).where(Community.slug.in_(wanted)))
     }
     if len(found) != len(wanted):
-        raise SignupError({"towns": "Please choose your towns from the list."})
+        raise SignupError({"towns": translatable("Please choose your towns from the list.")})
     before = other_town_slugs(subscriber)
     if before == wanted:
         return False
@@ -131,7 +140,7 @@ def pause(
 ) -> datetime:
     """No edition until `weeks` (1, 2 or 4) from now; returns when mail starts again."""
     if weeks not in PAUSE_WEEKS:
-        raise SignupError({"pause": "Pause for 1, 2 or 4 weeks."})
+        raise SignupError({"pause": translatable("Pause for 1, 2 or 4 weeks.")})
     subscriber = live_subscriber(session, subscriber_id)
     subscriber.paused_until = now + timedelta(weeks=weeks)
     subscriber.updated_at = now
@@ -183,6 +192,12 @@ class Choices:
     pause_weeks: int | None = None  # 0 ends a pause
 
 
+def _frequency_said(newsletter: str, frequency: str) -> str:
+    if frequency == WEEKLY:
+        return translatable("You now get {newsletter} weekly.", newsletter=newsletter)
+    return translatable("You now get {newsletter} daily.", newsletter=newsletter)
+
+
 def apply_choices(
     session: Session, subscriber_id: int, choices: Choices, origin: Origin, now: datetime
 ) -> list[str]:
@@ -191,19 +206,19 @@ def apply_choices(
     if choices.other_towns is not None and set_other_towns(
         session, subscriber_id, choices.other_towns, origin, now
     ):
-        said.append("Your towns are saved.")
+        said.append(translatable("Your towns are saved."))
     for slug, interests in sorted(choices.interests.items()):
         if set_interests(session, subscriber_id, slug, interests, origin, now):
-            said.append(f"Your sections of {slug} are saved.")
+            said.append(translatable("Your sections of {newsletter} are saved.", newsletter=slug))
     for slug, frequency in sorted(choices.frequency.items()):
         if set_frequency(session, subscriber_id, slug, frequency, origin, now):
-            said.append(f"You now get {slug} {frequency}.")
+            said.append(_frequency_said(slug, frequency))
     if choices.pause_weeks == 0:
         if resume(session, subscriber_id, origin, now):
-            said.append("Your pause has ended.")
+            said.append(translatable("Your pause has ended."))
     elif choices.pause_weeks is not None:
         until = pause(session, subscriber_id, choices.pause_weeks, origin, now)
-        said.append(f"No email until {until:%A %-d %B}.")
+        said.append(translatable("No email until {until}.", until=until))
     return said
 
 

@@ -9,6 +9,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.i18n import DEFAULT_LANGUAGE, translated
 from digest.models import (
     ConsentAction,
     ConsentEvent,
@@ -34,13 +35,16 @@ def publisher_name(settings: Settings) -> str:
     return name or address
 
 
-def consent_wording(settings: Settings) -> str:
-    """The consent sentence shown next to the checkbox; its version is recorded with consent."""
-    return (
-        f"I agree to receive the newsletters I ticked above by email from "
-        f"{publisher_name(settings)} ({settings.postal_address}), with the news of my town "
-        f"and region. I can withdraw my consent at any time with the unsubscribe link in "
-        f"every email."
+def consent_wording(settings: Settings, language: str = DEFAULT_LANGUAGE) -> str:
+    """The consent sentence shown next to the checkbox, in the page's language; its version
+    is recorded with consent (and the sentence itself, as the reader read it)."""
+    return translated(
+        language,
+        "I agree to receive the newsletters I ticked above by email from {publisher} "
+        "({address}), with the news of my town and region. I can withdraw my consent at any "
+        "time with the unsubscribe link in every email.",
+        publisher=publisher_name(settings),
+        address=settings.postal_address,
     )
 
 

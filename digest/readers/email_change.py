@@ -14,22 +14,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.addresses import AddressError, normalize_email
+from digest.i18n import translatable
 from digest.models import ConsentAction, Subscriber
 from digest.readers.consent import Origin, record_consent
 from digest.readers.signup import SignupError
 from digest.readers.subscribers import live_subscriber
 from digest.readers.suppressions import is_suppressed
 
-TAKEN = "That address cannot be used for your subscription; please choose another."
+TAKEN = translatable("That address cannot be used for your subscription; please choose another.")
 
 
 def _usable(session: Session, subscriber: Subscriber, new_email: str) -> str:
     try:
         normal = normalize_email(new_email)
     except AddressError as exc:
-        raise SignupError({"new_email": str(exc)}) from None
+        raise SignupError({"new_email": exc.reader_message}) from None
     if normal == subscriber.email:
-        raise SignupError({"new_email": "That is already your address."})
+        raise SignupError({"new_email": translatable("That is already your address.")})
     other = session.scalar(select(Subscriber.id).where(Subscriber.email == normal))
     if other is not None or is_suppressed(session, normal):
         raise SignupError({"new_email": TAKEN})

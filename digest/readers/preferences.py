@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.curation.newsletters import open_newsletters
+from digest.i18n import translatable
 from digest.models import (
     Community,
     ConsentAction,
@@ -101,11 +102,13 @@ def change_preferences(
     subscriber = live_subscriber(session, subscriber_id)
     town = session.scalars(select(Community).where(Community.slug == community)).one_or_none()
     if town is None:
-        raise SignupError({"community": "Please choose your town from the list."})
+        raise SignupError({"community": translatable("Please choose your town from the list.")})
     wanted = set(newsletters)
     available = {n.slug: n for n in open_newsletters(session)}
     if not wanted <= set(available):
-        raise SignupError({"newsletters": "One of the newsletters you ticked is not available."})
+        raise SignupError(
+            {"newsletters": translatable("One of the newsletters you ticked is not available.")}
+        )
 
     change = PreferencesChange(town_changed=subscriber.community_id != town.id)
     if change.town_changed:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest.addresses import AddressError, normalize_email
 from digest.errors import DigestError
+from digest.i18n import translatable
 from digest.models import (
     Community,
     ConsentAction,
@@ -116,23 +117,27 @@ def _validate_signup(
     try:
         normal = normalize_email(email)
     except AddressError as exc:
-        errors["email"] = str(exc)
+        errors["email"] = exc.reader_message
     town = session.scalars(select(Community).where(Community.slug == community)).one_or_none()
     if town is None:
-        errors["community"] = "Please choose your town from the list."
+        errors["community"] = translatable("Please choose your town from the list.")
     slugs = list(dict.fromkeys(newsletters))
     chosen: list[Newsletter] = []
     if not slugs:
-        errors["newsletters"] = "Please tick at least one newsletter."
+        errors["newsletters"] = translatable("Please tick at least one newsletter.")
     elif len(slugs) > MAX_NEWSLETTERS_PER_SIGNUP:
-        errors["newsletters"] = "Please tick fewer newsletters."
+        errors["newsletters"] = translatable("Please tick fewer newsletters.")
     else:
         query = select(Newsletter).where(Newsletter.slug.in_(slugs), Newsletter.active.is_(True))
         chosen = list(session.scalars(query))
         if len(chosen) != len(slugs):
-            errors["newsletters"] = "One of the newsletters you ticked is not available."
+            errors["newsletters"] = translatable(
+                "One of the newsletters you ticked is not available."
+            )
     if not consent:
-        errors["consent"] = "Please tick the box to say you agree to receive the newsletters."
+        errors["consent"] = translatable(
+            "Please tick the box to say you agree to receive the newsletters."
+        )
     if errors:
         raise SignupError(errors)
     return normal, town, chosen

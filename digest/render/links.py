@@ -8,7 +8,7 @@ unsubscribe and preferences tokens, in every digest, are the cheap compact kind.
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from digest.ingest.click_links import TrackedLink, make_link_token, make_tag
 from digest.settings import Settings
@@ -73,8 +73,11 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     return f"{settings.base_url}/preferences/{token}"
 
 
-def signup_url(settings: Settings) -> str:
-    """`{base_url}/`: the hosted signup form."""
+def signup_url(settings: Settings, newsletter_slug: str | None = None) -> str:
+    """`{base_url}/`: the hosted signup form; for one newsletter `{base_url}/?newsletter=SLUG`,
+    which ticks it and speaks its language."""
+    if newsletter_slug:
+        return f"{settings.base_url}/?{urlencode({'newsletter': newsletter_slug})}"
     return f"{settings.base_url}/"
 
 

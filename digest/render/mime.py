@@ -20,6 +20,7 @@ from email.header import Header
 from email.utils import format_datetime
 
 from digest.errors import DigestError
+from digest.i18n import DEFAULT_LANGUAGE
 from digest.models import Newsletter
 from digest.render import links
 from digest.render.render import (
@@ -32,6 +33,7 @@ from digest.render.render import (
     RenderedEmail,
     email_html,
     greeting,
+    language_of_newsletter,
 )
 from digest.render.senders import ADDRESS, parse_mailbox, sender_of
 from digest.settings import Settings
@@ -90,6 +92,7 @@ class MessageTemplate:
     date: datetime
     newsletter_id: int | None
     list_unsubscribe: bool  # digest emails carry List-Unsubscribe; a confirmation does not
+    language: str = DEFAULT_LANGUAGE  # of the reader's greeting, filled in per reader
 
 
 # Building the template (once)
@@ -145,6 +148,7 @@ def transactional_template(
         date=date,
         newsletter=newsletter,
         list_unsubscribe=False,
+        language=email.language,
     )
 
 
@@ -158,8 +162,12 @@ def build_template(
     date: datetime,
     newsletter: Newsletter | None,
     list_unsubscribe: bool,
+    language: str | None = None,
 ) -> MessageTemplate:
-    """Encode the fixed headers and both bodies once; raises MimeError for a bad sender."""
+    """Encode the fixed headers and both bodies once; raises MimeError for a bad sender.
+
+    `language` is the greeting's (else the newsletter's, else English).
+    """
     name, address = sender_of(settings, newsletter)
     domain = address.rpartition("@")[2]
     boundary = f"=_digest_{secrets.token_hex(12)}"  # "=_" never occurs in quoted-printable
@@ -175,6 +183,7 @@ def build_template(
         date=date if date.tzinfo else date.replace(tzinfo=UTC),
         newsletter_id=newsletter.id if newsletter is not None else None,
         list_unsubscribe=list_unsubscribe,
+        language=language or language_of_newsletter(newsletter),
     )
 
 
@@ -290,7 +299,7 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
     )
     unsubscribe = links.unsubscribe_url_for(settings, unsubscribe_token)
     values = {
-        GREETING: greeting(name),
+        GREETING: greeting(name, template.language),
         EMAIL: email,
         UNSUBSCRIBE_URL: unsubscribe,
         PREFERENCES_URL: links.preferences_url(settings, reader.subscriber_id),

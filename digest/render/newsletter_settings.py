@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 from digest.curation.newsletters import parse_sections
 from digest.curation.schedules import cron_line
 from digest.errors import DigestError
+from digest.i18n import DEFAULT_LANGUAGE, check_language
 from digest.models import Newsletter
 from digest.render.senders import parse_mailbox
 
 ACCENT = re.compile(r"^#[0-9a-fA-F]{6}$")
-LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 # Characters that make a display name need quotes in a From header.
 SPECIALS = re.compile(r'[()<>\[\]:;@\\,."]')
 LIMITS = {"name": 200, "description": 2000, "footer_text": 500, "logo_url": 2048}
@@ -113,9 +113,11 @@ def check_newsletter_form(form: Mapping[str, str]) -> tuple[dict[str, Any], dict
     if accent and not ACCENT.match(accent):
         errors["accent_color"] = "Write the colour like #0b4f8a (a # and six hex digits)."
     clean["accent_color"] = accent.lower() or None
-    language = text("language") or "en"
-    if not LANGUAGE.match(language):
-        errors["language"] = "Write a language code like en, fr or es-MX."
+    language = text("language") or DEFAULT_LANGUAGE
+    try:
+        language = check_language(language)
+    except DigestError as exc:
+        errors["language"] = str(exc)
     clean["language"] = language
     clean["active"] = bool(form.get("active"))
     _check_approval(form, clean, errors)

@@ -21,9 +21,21 @@ from markupsafe import Markup
 from premailer import Premailer
 
 from digest.curation.picks import clean_note
-from digest.curation.sections import LOCAL, Section, StoryCard
+from digest.curation.sections import JUST_POSTED, LOCAL, MOST_READ, TOP, Section, StoryCard
 from digest.curation.subjects import DEFAULT_PREHEADER, DEFAULT_SUBJECT, fill
 from digest.errors import DigestError
+from digest.i18n import (
+    DEFAULT_LANGUAGE,
+    clock,
+    long_date,
+    names_list,
+    number,
+    short_date,
+    translated,
+    translated_plural,
+)
+from digest.i18n import supported as supported_language
+from digest.i18n import weekday as weekday_name
 from digest.ingest.click_links import SPONSOR, STORY, WEB_VERSION
 from digest.ingest.story_text import (
     byline_name,
@@ -78,6 +90,8 @@ WEB_REGION = re.compile(r"<!--\s*digest:web\s*-->(.*?)<!--\s*/digest:web\s*-->",
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
+# Runs of white space but the no-break space, which French keeps before a colon.
+SPACES = re.compile(r"[^\S\u00a0]+")
 
 TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
 
@@ -104,6 +118,7 @@ class RenderedEmail:
     subject: str
     html: str
     text: str
+    language: str = DEFAULT_LANGUAGE  # of the words around the reader's greeting
 
 
 @dataclass(frozen=True)
@@ -116,6 +131,29 @@ class CardView:
     byline: str
     editors_pick: bool
     lead: bool = False  # the edition's first story: the only one with a large image
+
+
+# Curation names sections in English (digest.curation.curate.section_title); rendering shows
+# them in the newsletter's language, by key. A Local section names its town after this prefix.
+SECTION_TITLES = {
+    TOP: "Top stories",
+    MOST_READ: "Most read",
+    JUST_POSTED: "Just posted",
+}
+LOCAL_PREFIX = "Local: "
+
+
+def section_title(key: str, title: str, language: str) -> str:
+    """A section's heading in `language`; a heading curation did not write is kept as is."""
+    if key == LOCAL and title.startswith(LOCAL_PREFIX):
+        return translated(language, "Local: {town}", town=title.removeprefix(LOCAL_PREFIX))
+    if SECTION_TITLES.get(key) != title:
+        return title
+    if key == TOP:
+        return translated(language, "Top stories")
+    if key == MOST_READ:
+        return translated(language, "Most read")
+    return translated(language, "Just posted")
 
 
 @dataclass(frozen=True)
@@ -132,31 +170,39 @@ def _zone(community: Community) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) -> str:
+def published_label(
+    published_at: datetime, edition_date: date, zone: ZoneInfo, language: str = DEFAULT_LANGUAGE
+) -> str:
     """When a story was posted, relative to the edition's day: 'Yesterday, 5:30 pm'."""
     at = (published_at if published_at.tzinfo else published_at.replace(tzinfo=UTC)).astimezone(
         zone
     )
-    clock = f"{at.hour % 12 or 12}:{at.minute:02d} {'am' if at.hour < 12 else 'pm'}"
+    time = clock(at, language)
     days = (edition_date - at.date()).days
     if days == 0:
-        return f"Today, {clock}"
+        return translated(language, "Today, {time}", time=time)
     if days < 0:  # an edition sent late (catching up) carries stories newer than its day
-        return f"{at:%a} {at.day} {at:%b}, {clock}"
+        return f"{short_date(at, language)}, {time}"
     if days == 1:
-        return f"Yesterday, {clock}"
+        return translated(language, "Yesterday, {time}", time=time)
     if 1 < days < 7:
-        return f"{at:%A}, {clock}"
-    return f"{at:%a} {at.day} {at:%b}"
+        return f"{weekday_name(at, language)}, {time}"
+    return short_date(at, language)
 
 
-def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo, lead: bool = False) -> CardView:
-    title = plain_text(card.title, TITLE_LIMIT) or "(untitled story)"
+def _card_view(
+    card: StoryCard,
+    edition_date: date,
+    zone: ZoneInfo,
+    lead: bool = False,
+    language: str = DEFAULT_LANGUAGE,
+) -> CardView:
+    title = plain_text(card.title, TITLE_LIMIT) or translated(language, "(untitled story)")
     author = truncate(byline_name(card.author), 80)
-    parts = [f"By {author}"] if author else []
+    parts = [translated(language, "By {author}", author=author)] if author else []
     if plain_text(card.source):
         parts.append(plain_text(card.source, 80))
-    parts.append(published_label(card.published_at, edition_date, zone))
+    parts.append(published_label(card.published_at, edition_date, zone, language))
     image_url = safe_url(card.image_url)
     return CardView(
         title=title,
@@ -170,8 +216,13 @@ def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo, lead: bool =
     )
 
 
-def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -> list[SectionView]:
-    """What the templates show: non-empty sections of cleaned cards, in the given order.
+def section_views(
+    sections: list[Section],
+    edition_date: date,
+    zone: ZoneInfo,
+    language: str = DEFAULT_LANGUAGE,
+) -> list[SectionView]:
+    """What the templates show: non-empty sections of cleaned cards, in `language`.
 
     The first card is the lead: it alone may show a large image and a long summary, so a
     dozen stories stay short enough to scroll on a phone.
@@ -181,17 +232,18 @@ def section_views(sections: list[Section], edition_date: date, zone: ZoneInfo) -
         if not section.stories:
             continue
         cards = [
-            _card_view(card, edition_date, zone, lead=not views and i == 0)
+            _card_view(card, edition_date, zone, lead=not views and i == 0, language=language)
             for i, card in enumerate(section.stories)
         ]
-        views.append(SectionView(section.key, one_line(section.title, 80) or section.key, cards))
+        title = section_title(section.key, one_line(section.title, 80), language) or section.key
+        views.append(SectionView(section.key, title, cards))
     return views
 
 
-def greeting(name: str | None) -> str:
+def greeting(name: str | None, language: str = DEFAULT_LANGUAGE) -> str:
     """A reader's greeting by first name ("Hi Ana,"), or none when the name is no name."""
     first = first_name(name)
-    return f"Hi {first}," if first else ""
+    return translated(language, "Hi {name},", name=first) if first else ""
 
 
 def tracked_views(
@@ -233,17 +285,24 @@ def tracked_views(
 # What every email's footer shows
 
 
-def footer_context(settings: Settings, newsletter: Newsletter | None = None) -> dict[str, Any]:
+def language_of_newsletter(newsletter: Newsletter | None) -> str:
+    """The language a newsletter's emails and pages speak (English when none is set)."""
+    return supported_language(newsletter.language if newsletter else None)
+
+
+def footer_context(
+    settings: Settings, newsletter: Newsletter | None = None, language: str | None = None
+) -> dict[str, Any]:
     name, address = sender_of(settings, newsletter)
     reply_to = parse_mailbox(newsletter.reply_to) if newsletter and newsletter.reply_to else None
     return {
-        "lang": (newsletter.language if newsletter else "") or "en",
+        "lang": supported_language(language) if language else language_of_newsletter(newsletter),
         "publisher": name or address,
         "postal_address": one_line(settings.postal_address),
         "contact": reply_to[1] if reply_to else address,
         "placeholders": PLACEHOLDER_CONTEXT,
         "preheader_filler": PREHEADER_FILLER,
-        "signup_url": links.signup_url(settings),
+        "signup_url": links.signup_url(settings, newsletter.slug if newsletter else None),
         "archive_url": links.archive_url(settings),
     }
 
@@ -379,8 +438,9 @@ def digest_context(
     note: str = "",
 ) -> dict[str, Any]:
     """Everything the digest templates show, the reader's parts as placeholders."""
+    language = language_of_newsletter(newsletter)
     note_html = clean_note(note)
-    views = section_views(sections, edition_date, _zone(community))
+    views = section_views(sections, edition_date, _zone(community), language)
     subject, preheader = subject_and_preheader(newsletter, community, sections, edition_date)
     if edition_id is None:
         web_url = links.archive_url(settings, newsletter.slug)
@@ -409,11 +469,12 @@ def digest_context(
         "preheader": preheader,
         "newsletter_name": one_line(newsletter.name, 120),
         "community_name": one_line(community.name, 120),
-        "edition_label": f"{edition_date:%A} {edition_date.day} {edition_date:%B %Y}",
+        "edition_label": long_date(edition_date, language),
         "web_url": web_url,
         "sections": views,
-        "story_count": sum(len(view.cards) for view in views),
-        "sponsors": sponsor_views(sponsors or {}),
+        "story_count": (count := sum(len(view.cards) for view in views)),
+        "story_count_label": number(count, language),
+        "sponsors": sponsor_views(sponsors or {}, language),
         "note_html": Markup(note_html),  # noqa: S704 (cleaned by nh3 just above)
         "note_text": "\n\n".join(
             text for text in (plain_text(part) for part in NOTE_BREAKS.split(note_html)) if text
@@ -438,7 +499,7 @@ def _render_digest(
     context = digest_context(
         settings, newsletter, community, sections, edition_date, edition_id, sponsors, note
     )
-    templates = email_templates()
+    templates = email_templates(language=context["lang"])
     html = inline_css(templates.render(f"{template_name(newsletter)}.html", **context))
     text = normalize_text(templates.render(f"{template_name(newsletter)}.txt", **context))
     return html, text
@@ -498,28 +559,47 @@ def subject_and_preheader(
     The lead is the town's best story of its own (its site's copy) when it has one, else the
     edition's top story; the preheader carries the next headlines (digest.curation.subjects).
     """
+    language = language_of_newsletter(newsletter)
     name = one_line(newsletter.name, 60)
     cards = sorted(
         (card for section in sections for card in section.stories), key=lambda card: card.rank
     )
     cards = [card for card in cards if plain_text(card.title)]
     if not cards:
-        return name, f"The latest news from {name}"
+        return name, translated(language, "The latest news from {newsletter}", newsletter=name)
     lead = _lead(community, sections, cards)
     rest = [plain_text(card.title) for card in cards if card is not lead]
     values = {
         "town": one_line(community.name, 60),
         "newsletter": name,
-        "date": f"{edition_date:%A} {edition_date.day} {edition_date:%B}",
+        "date": long_date(edition_date, language, year=False),
         "lead": plain_text(lead.title),
-        "count": str(len(cards)),
-        "more": str(len(rest)),
-        "and_more": f", and {len(rest)} more" if rest else "",
+        "count": number(len(cards), language),
+        "more": number(len(rest), language),
+        "and_more": translated_plural(language, ", and {n} more", ", and {n} more", len(rest))
+        if rest
+        else "",
         "next": " · ".join(rest[:3]),
     }
-    subject = fill(newsletter.subject_template or DEFAULT_SUBJECT, values)
+    subject = fill(newsletter.subject_template or default_subject(language), values)
     preheader = fill(newsletter.preheader_template or DEFAULT_PREHEADER, values).strip()
     return _fit_subject(subject, values), truncate(preheader or values["lead"], PREHEADER_LIMIT)
+
+
+def breaking_subject(newsletter: Newsletter, title: str) -> str:
+    """An alert's subject, in the newsletter's language: 'Breaking: Bridge closed'."""
+    language = language_of_newsletter(newsletter)
+    return translated(language, "Breaking: {title}", title=title)[:300]
+
+
+def breaking_section_title(newsletter: Newsletter) -> str:
+    return translated(language_of_newsletter(newsletter), "Breaking news")
+
+
+def default_subject(language: str) -> str:
+    """DEFAULT_SUBJECT as `language` writes it (French puts a space before the colon)."""
+    subject = translated(language, "{town}: {lead}{and_more}")
+    return subject if subject != "{town}: {lead}{and_more}" else DEFAULT_SUBJECT
 
 
 def _lead(community: Community, sections: list[Section], cards: list[StoryCard]) -> StoryCard:
@@ -532,7 +612,7 @@ def _lead(community: Community, sections: list[Section], cards: list[StoryCard])
 
 def _fit_subject(subject: str, values: dict[str, str]) -> str:
     """At most SUBJECT_LIMIT characters, shortening the lead first so ", and 8 more" stays."""
-    one = " ".join(subject.split())
+    one = SPACES.sub(" ", subject).strip()
     if len(one) <= SUBJECT_LIMIT or values["lead"] not in one:
         return truncate(one, SUBJECT_LIMIT)
     room = SUBJECT_LIMIT - (len(one) - len(values["lead"]))
@@ -551,11 +631,23 @@ def normalize_text(text: str) -> str:
 # Transactional emails
 
 
+def transactional_subject(kind: str, names: str, language: str) -> str:
+    """The subject of a transactional email about the newsletters `names`."""
+    if kind == "confirm":
+        return translated(language, "Please confirm your subscription to {names}", names=names)
+    if kind == "welcome":
+        return translated(language, "Welcome to {names}", names=names)
+    if kind == "unsubscribed":
+        return translated(language, "You have been unsubscribed from {names}", names=names)
+    return translated(language, "Please confirm your new address")
+
+
 def render_transactional(settings: Settings, kind: str, context: dict[str, Any]) -> RenderedEmail:
     """A confirm, welcome or unsubscribed email, inlined, with the reader's placeholders.
 
     `context` needs `newsletters` (list of names) and, for confirm, `confirm_url`; it may
-    give `community_name` and `newsletter` (a Newsletter whose sender signs the email).
+    give `community_name`, `newsletter` (a Newsletter whose sender signs the email) and
+    `language` (else the newsletter's, else English).
     Raises DigestError for an unknown kind, EmailTemplateError when a template or value is missing.
     """
     if kind not in TRANSACTIONAL_KINDS:
@@ -565,23 +657,23 @@ def render_transactional(settings: Settings, kind: str, context: dict[str, Any])
     newsletter = context.get("newsletter")
     names = [one_line(name, 120) for name in context.get("newsletters", [])]
     values: dict[str, Any] = {
-        **footer_context(settings, newsletter),
+        **footer_context(settings, newsletter, context.get("language")),
         "community_name": one_line(context.get("community_name"), 120),
-        **{k: v for k, v in context.items() if k not in ("newsletters", "community_name")},
+        **{
+            k: v
+            for k, v in context.items()
+            if k not in ("newsletters", "community_name", "language")
+        },
         "newsletters": names,
     }
-    joined = ", ".join(names) or values["publisher"]
     subject = truncate(
-        {
-            "confirm": f"Please confirm your subscription to {joined}",
-            "welcome": f"Welcome to {joined}",
-            "unsubscribed": f"You have been unsubscribed from {joined}",
-            "email_change": "Please confirm your new address",
-        }[kind],
+        transactional_subject(
+            kind, names_list(names, values["lang"]) or values["publisher"], values["lang"]
+        ),
         SUBJECT_LIMIT,
     )
     values.update(title=subject, preheader=subject)
-    templates = email_templates()
+    templates = email_templates(language=values["lang"])
     html = inline_css(templates.render(f"{kind}.html", **values))
     text = normalize_text(templates.render(f"{kind}.txt", **values))
-    return RenderedEmail(kind=kind, subject=subject, html=html, text=text)
+    return RenderedEmail(kind=kind, subject=subject, html=html, text=text, language=values["lang"])

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from digest.i18n import DEFAULT_LANGUAGE, translated
 from digest.ingest.story_text import one_line, safe_url
-from digest.sponsors.slots import POSITIONS, SponsorSlot
+from digest.sponsors.slots import ADVERTISEMENT, DEFAULT_LABEL, POSITIONS, SponsorSlot
 
 
 @dataclass(frozen=True)
@@ -25,21 +26,36 @@ class SponsorView:
     sponsor: str
 
 
-def sponsor_views(sponsors: Mapping[str, SponsorSlot]) -> dict[str, SponsorView | None]:
+def sponsor_views(
+    sponsors: Mapping[str, SponsorSlot], language: str = DEFAULT_LANGUAGE
+) -> dict[str, SponsorView | None]:
     """Every slot's ad or None, keyed as the templates name them (presented_by, after_top...)."""
     return {
-        position.replace("-", "_"): _view(sponsors[position]) if position in sponsors else None
+        position.replace("-", "_"): _view(sponsors[position], language)
+        if position in sponsors
+        else None
         for position in POSITIONS
     }
 
 
-def _view(slot: SponsorSlot) -> SponsorView | None:
+def label_in(label: str, language: str) -> str:
+    """The words Digest adds to a label ("Sponsored", "Advertisement · ...") in `language`;
+    the label an editor wrote is shown as written."""
+    if label == DEFAULT_LABEL:
+        return translated(language, "Sponsored")
+    prefix = f"{ADVERTISEMENT} · "
+    if label.startswith(prefix):
+        return f"{translated(language, 'Advertisement')} · {label.removeprefix(prefix)}"
+    return label
+
+
+def _view(slot: SponsorSlot, language: str) -> SponsorView | None:
     url = safe_url(slot.url)
     if url is None:  # checked when booked; an ad without a working link is never shown
         return None
     image_url = safe_url(slot.image_url)
     return SponsorView(
-        label=one_line(slot.label, 40),
+        label=label_in(one_line(slot.label, 40), language),
         headline=one_line(slot.headline, 120),
         text=one_line(slot.text, 300),
         url=url,

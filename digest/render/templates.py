@@ -24,6 +24,15 @@ from jinja2 import (
 )
 
 from digest.errors import DigestError
+from digest.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    long_date,
+    names_list,
+    number,
+    supported,
+    translations,
+)
 
 SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 INSTALLED_MARKER = "share/digest/templates/"
@@ -61,18 +70,46 @@ def _installed_templates() -> Path | None:
     return None
 
 
-class Templates:
-    """One directory of templates: HTML autoescaped, text not, every variable required."""
+def install_language(environment: Environment, language: str) -> Environment:
+    """Give an environment `_`, `gettext`, `ngettext`, `{% trans %}` and the filters
+    `long_date`, `number` and `names` (newsletter names in a sentence) in `language`.
 
-    def __init__(self, directory: Path) -> None:
+    Newstyle gettext: `_("Hi %(name)s", name=x)` escapes `x` in HTML, and a missing
+    translation falls back to the English msgid. Whitespace inside `{% trans %}` is collapsed,
+    so a sentence can be wrapped over lines in the template and stays one msgid.
+    """
+    environment.add_extension("jinja2.ext.i18n")
+    environment.policies["ext.i18n.trimmed"] = True
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        translations(language), newstyle=True
+    )
+    language = supported(language)
+    environment.globals["lang"] = language
+    environment.filters["long_date"] = lambda day: long_date(day, language)
+    environment.filters["number"] = lambda value: number(value, language)
+    environment.filters["names"] = lambda names: names_list(
+        [names] if isinstance(names, str) else names, language
+    )
+    return environment
+
+
+class Templates:
+    """One directory of templates in one language: HTML autoescaped, text not, every
+    variable required."""
+
+    def __init__(self, directory: Path, language: str = DEFAULT_LANGUAGE) -> None:
         self.directory = directory
-        self.environment = Environment(
-            loader=FileSystemLoader(directory),
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
+        self.language = supported(language)
+        self.environment = install_language(
+            Environment(
+                loader=FileSystemLoader(directory),
+                autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+            ),
+            self.language,
         )
 
     def render(self, name: str, **context: Any) -> str:
@@ -94,7 +131,7 @@ class Templates:
             raise EmailTemplateError(f"template {name!r} failed to render: {exc}") from None
 
 
-@lru_cache(maxsize=4)
-def email_templates(directory: Path | None = None) -> Templates:
-    """The email templates (`templates/email`), loaded once per process."""
-    return Templates(directory or templates_dir() / "email")
+@lru_cache(maxsize=4 * len(LANGUAGES))
+def email_templates(directory: Path | None = None, language: str = DEFAULT_LANGUAGE) -> Templates:
+    """The email templates (`templates/email`) in a language, loaded once per process."""
+    return Templates(directory or templates_dir() / "email", language)

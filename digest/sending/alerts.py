@@ -37,7 +37,7 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.readers.audiences import parse_audience
-from digest.render.render import render_segment
+from digest.render.render import breaking_section_title, breaking_subject, render_segment
 from digest.sending.delivery import start_sending
 from digest.settings import Settings
 
@@ -85,7 +85,7 @@ def send_alert(
         slot=_free_slot(session, newsletter, now),
         story_id=story.id,
         status=EditionStatus.READY,
-        subject=f"Breaking: {story.title}"[:300],
+        subject=breaking_subject(newsletter, story.title),
         created_at=now,
     )
     session.add(edition)
@@ -174,7 +174,7 @@ def _segments(
         image_alt=story.image_alt,
         author=story.author,
     )
-    sections = [Section(TOP, "Breaking news", (card,))]
+    sections = [Section(TOP, breaking_section_title(newsletter), (card,))]
     rendered = render_segment(
         settings, newsletter, town, sections, now.date(), edition_id=edition.id
     )
@@ -187,7 +187,7 @@ def _segments(
             sections=[section.to_json() for section in rendered.sections],
             story_ids=[story.id],
             cluster_keys=[story.cluster_key],
-            subject=f"Breaking: {story.title}"[:300],
+            subject=breaking_subject(newsletter, story.title),
             preheader=rendered.preheader,
             html=rendered.html,
             text=rendered.text,

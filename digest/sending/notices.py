@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import DigestError
+from digest.i18n import language_of, supported
 from digest.models import Newsletter, Subscriber, SubscriberStatus
 from digest.readers.signup import confirmed_newsletters, pending_newsletters
 from digest.readers.suppressions import is_suppressed
@@ -101,17 +102,20 @@ def compose_notice(
     # One newsletter signs (and is left by the unsubscribe link of) its own welcome;
     # with several, DIGEST_SENDER signs and the link leaves them all.
     only: Newsletter | None = newsletters[0] if len(newsletters) == 1 else None
+    # The newsletters' language; when they differ, the first one's (by name).
+    language = language_of(n.language for n in newsletters) or supported(newsletters[0].language)
     context: dict[str, object] = {
         "newsletters": [n.name for n in newsletters],
         "community_name": subscriber.community.name,
         "newsletter": only,
+        "language": language,
     }
     if kind == CONFIRMATION:
         context["confirm_url"] = links.confirm_url(settings, subscriber_id)
     elif kind == EMAIL_CHANGE:
         context["confirm_url"] = links.email_change_url(settings, subscriber_id, address)
     else:
-        context["arrivals"] = _arrivals(settings, subscriber, newsletters, now)
+        context["arrivals"] = _arrivals(settings, subscriber, newsletters, now, language)
     rendered = render_transactional(settings, kind, context)
     template = transactional_template(settings, rendered, date=now, newsletter=only)
     message = compose(template, Reader(None, subscriber_id, address, subscriber.name))
@@ -119,7 +123,11 @@ def compose_notice(
 
 
 def _arrivals(
-    settings: Settings, subscriber: Subscriber, newsletters: list[Newsletter], now: datetime
+    settings: Settings,
+    subscriber: Subscriber,
+    newsletters: list[Newsletter],
+    now: datetime,
+    language: str,
 ) -> list[str]:
     """When each newsletter's first edition comes, in the reader's town and frequency."""
     frequency = {s.newsletter_id: s.frequency for s in subscriber.subscriptions}
@@ -132,6 +140,7 @@ def _arrivals(
             town.name,
             now,
             settings.weekly_day,
+            language,
         )
         for letter in newsletters
     ]

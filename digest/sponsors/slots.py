@@ -12,8 +12,14 @@ AFTER_TOP = "after-top"  # a box after the top stories
 BEFORE_FOOTER = "before-footer"  # a box after the last section, before the footer
 POSITIONS = (PRESENTED_BY, AFTER_TOP, BEFORE_FOOTER)
 
-# Words that already tell a reader the slot is paid for; any other label gets "Advertisement".
-ADVERTISING_WORDS = ("sponsor", "advert", "presented by", "paid", "partner", "promoted", " ad")
+# Words that already tell a reader the slot is paid for, in English and French; any other
+# label gets "Advertisement" (shown in the newsletter's language, digest.render.sponsor_views).
+ADVERTISING_WORDS = (
+    *("sponsor", "advert", "presented by", "paid", "partner", "promoted", " ad"),
+    *("commandit", "publicit", "présenté par", "partenaire", "promotion", " pub"),
+)
+ADVERTISEMENT = "Advertisement"
+DEFAULT_LABEL = "Sponsored"
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def check_position(position: str) -> str:
 
 def advertising_label(label: str, house: bool) -> str:
     """The label a reader sees: a paid slot always says it is advertising, in words."""
-    shown = " ".join(label.split())[:40] or "Sponsored"
+    shown = " ".join(label.split())[:40] or DEFAULT_LABEL
     if house or any(word in f" {shown.lower()}" for word in ADVERTISING_WORDS):
         return shown
-    return f"Advertisement · {shown}"
+    return f"{ADVERTISEMENT} · {shown}"

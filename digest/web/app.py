@@ -26,6 +26,7 @@ from digest import __version__
 from digest.accounts.users import NotAllowedError
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
+from digest.i18n import DEFAULT_LANGUAGE, translatable, translate, translated
 from digest.ingest.click_buffer import ClickBuffer
 from digest.settings import Settings
 from digest.web import (
@@ -52,9 +53,11 @@ from digest.web.context import (
     CeleryNotifier,
     Notifier,
     WebContext,
+    page_environments,
     template_environment,
     web_templates,
 )
+from digest.web.languages import browser_language, is_reader_page
 from digest.web.ratelimit import SignupLimiter
 from digest.web.security import (
     FORM_REJECTED,
@@ -68,17 +71,18 @@ from digest.web.security import (
 log = logging.getLogger(__name__)
 
 TITLES = {
-    400: "Something in the request is wrong",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "This page does not take that request",
-    413: "The request is too large",
-    415: "Unsupported request",
-    422: "Something in the request is wrong",
-    429: "Please wait a little",
-    503: "Not available right now",
+    400: translatable("Something in the request is wrong"),
+    401: translatable("Please sign in"),
+    403: translatable("Not allowed"),
+    404: translatable("Page not found"),
+    405: translatable("This page does not take that request"),
+    413: translatable("The request is too large"),
+    415: translatable("Unsupported request"),
+    422: translatable("Something in the request is wrong"),
+    429: translatable("Please wait a little"),
+    503: translatable("Not available right now"),
 }
+SOMETHING_WRONG = translatable("Something went wrong")
 
 
 def create_app(
@@ -91,6 +95,7 @@ def create_app(
         engine=engine,
         sessions=make_session_factory(engine),
         templates=template_environment(settings),
+        reader_templates=page_environments(settings),
         limiter=SignupLimiter(settings),
         guard=FormGuard(settings),
         notifier=notifier or CeleryNotifier(),
@@ -179,8 +184,11 @@ def _error(
         code = {404: "not_found", 405: "method_not_allowed", 422: "invalid"}.get(status, "error")
         body = {"error": {"code": code, "message": message, "fields": fields or {}}}
         return JSONResponse(body, status_code=status)
-    title = TITLES.get(status, "Something went wrong")
-    return web.page("message.html", status, title=title, message=message)
+    lang = browser_language(request) if is_reader_page(request.url.path) else DEFAULT_LANGUAGE
+    title = translate(TITLES.get(status, SOMETHING_WRONG), lang)
+    return web.page(
+        "message.html", status, lang=lang, title=title, message=translate(message, lang)
+    )
 
 
 def _install_error_pages(app: FastAPI, web: WebContext) -> None:
@@ -191,7 +199,9 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
             message = (
                 exc.detail
                 if isinstance(exc.detail, str) and exc.detail != "Not Found"
-                else "There is nothing at this address. Check the link, or start from the home page."  # noqa: E501
+                else translatable(
+                    "There is nothing at this address. Check the link, or start from the home page."
+                )
             )
         response = _error(web, request, exc.status_code, message or TITLES.get(exc.status_code, ""))
         for name, value in (exc.headers or {}).items():
@@ -206,7 +216,8 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
             fields[".".join(location) or "body"] = str(error.get("msg", "invalid"))
         if _wants_json(request):
             return _error(web, request, 422, "The request is not valid: see `fields`.", fields)
-        return _error(web, request, 400, "This address is not valid. Check the link in your email.")
+        message = translatable("This address is not valid. Check the link in your email.")
+        return _error(web, request, 400, message)
 
     @app.exception_handler(auth.LoginRequiredError)
     async def login_required(request: Request, exc: auth.LoginRequiredError) -> Response:
@@ -226,20 +237,30 @@ def _install_error_pages(app: FastAPI, web: WebContext) -> None:
     @app.exception_handler(FormRejectedError)
     async def form_rejected(request: Request, exc: FormRejectedError) -> Response:
         back = form_back_link(request)
+        lang = browser_language(request) if is_reader_page(request.url.path) else DEFAULT_LANGUAGE
         return web.page(
-            "message.html", 400, title="Please try again", message=FORM_REJECTED, back=back
+            "message.html",
+            400,
+            lang=lang,
+            title=translated(lang, "Please try again"),
+            message=translate(FORM_REJECTED, lang),
+            back=back,
         )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         # A bug: still a polite answer (the traceback goes to the server's log).
-        message = "Something went wrong on our side. Please try again in a few minutes."
+        message = translatable(
+            "Something went wrong on our side. Please try again in a few minutes."
+        )
         return _error(web, request, 500, message)
 
     @app.exception_handler(SQLAlchemyError)
     async def database_down(request: Request, exc: SQLAlchemyError) -> Response:
         log.exception("database error on %s", request.url.path, exc_info=exc)
-        message = "We are having a technical problem. Please try again in a few minutes."
+        message = translatable(
+            "We are having a technical problem. Please try again in a few minutes."
+        )
         return _error(web, request, 503, message)
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.i18n import translatable
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
 from digest.render.render import web_version_html
 from digest.web.context import WebContext, context
+from digest.web.languages import reader_language
 
 router = APIRouter()
 Web = Annotated[WebContext, Depends(context)]
@@ -32,7 +34,7 @@ def _newsletter(session: Session, slug: str) -> Newsletter:
         select(Newsletter).where(Newsletter.slug == slug, Newsletter.active.is_(True))
     ).one_or_none()
     if found is None:
-        raise HTTPException(404, "There is no newsletter at this address.")
+        raise HTTPException(404, translatable("There is no newsletter at this address."))
     return found
 
 
@@ -49,7 +51,7 @@ def _past_editions(session: Session, newsletter_id: int, limit: int) -> list[Edi
 @router.get(
     "/archive/", summary="Every newsletter and its latest editions", response_class=Response
 )
-def archive_index(web: Web) -> Response:
+def archive_index(request: Request, web: Web) -> Response:
     with web.transaction() as session:
         newsletters = list(
             session.scalars(
@@ -57,11 +59,12 @@ def archive_index(web: Web) -> Response:
             )
         )
         shelves = [(n, _past_editions(session, n.id, 5)) for n in newsletters]
-    return web.page("archive_index.html", shelves=shelves)
+    lang = reader_language(request, [n.language for n in newsletters])
+    return web.page("archive_index.html", lang=lang, shelves=shelves)
 
 
 @router.get("/archive/{slug}/", summary="A newsletter's past editions", response_class=Response)
-def archive_newsletter(slug: Slug, web: Web) -> Response:
+def archive_newsletter(slug: Slug, request: Request, web: Web) -> Response:
     with web.transaction() as session:
         newsletter = _newsletter(session, slug)
         editions = _past_editions(session, newsletter.id, ARCHIVE_PAGE_SIZE)
@@ -73,8 +76,9 @@ def archive_newsletter(slug: Slug, web: Web) -> Response:
             ]
             for edition in editions
         }
+    lang = reader_language(request, [newsletter.language])
     return web.page(
-        "archive_newsletter.html", newsletter=newsletter, editions=editions, towns=towns
+        "archive_newsletter.html", lang=lang, newsletter=newsletter, editions=editions, towns=towns
     )
 
 
@@ -105,6 +109,6 @@ def archive_edition(
             .limit(1)
         ).one_or_none()
         if segment is None or not segment.html:
-            raise HTTPException(404, "There is no such edition in the archive.")
+            raise HTTPException(404, translatable("There is no such edition in the archive."))
         html = web_version_html(segment.html)
     return HTMLResponse(html, headers={"content-security-policy": WEB_VERSION_POLICY})

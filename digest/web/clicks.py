@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from digest.clock import Clock
+from digest.i18n import translatable
 from digest.ingest import clicks
 from digest.ingest.click_buffer import ClickBuffer, classify, client_key
 from digest.ingest.click_links import TAG_SEPARATOR, read_link_token, read_tag
@@ -30,7 +31,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 
-NOT_A_LINK = "This link is not valid. Open the story from the newsletter's web version instead."
+NOT_A_LINK = translatable(
+    "This link is not valid. Open the story from the newsletter's web version instead."
+)
 
 
 def count_click(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,8 +17,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from digest.clock import Clock
+from digest.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    long_date,
+    supported,
+    translatable,
+    translate,
+)
 from digest.readers.consent import Origin, publisher_name
-from digest.render.templates import templates_dir
+from digest.render.templates import install_language, templates_dir
 from digest.settings import Settings
 from digest.web.ratelimit import SignupLimiter
 from digest.web.security import FormGuard
@@ -60,7 +70,8 @@ class CeleryNotifier:
         app.send_task("digest.send_email_change", args=[subscriber_id, new_address])
 
 
-def template_environment(settings: Settings) -> Environment:
+def template_environment(settings: Settings, language: str = DEFAULT_LANGUAGE) -> Environment:
+    """The web pages in one language (the editors' pages are written in English only)."""
     environment = Environment(
         loader=FileSystemLoader(web_templates()),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -69,7 +80,41 @@ def template_environment(settings: Settings) -> Environment:
     )
     environment.globals["publisher"] = publisher_name(settings)
     environment.globals["postal_address"] = settings.postal_address
+    install_language(environment, language)
+    environment.filters["interest_name"] = lambda key: interest_name(key, language)
+    # A reader's page links to itself in the other languages (`?lang=`), each named in its own.
+    environment.globals["other_languages"] = [
+        (code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != supported(language)
+    ]
+    environment.filters["iso_long_date"] = lambda iso: long_date(date.fromisoformat(iso), language)
     return environment
+
+
+# The story sections readers choose from (digest.readers.audiences), as a reader reads them; a
+# section only a feed names is shown as written.
+INTEREST_NAMES = {
+    "news": translatable("News"),
+    "sports": translatable("Sports"),
+    "schools": translatable("Schools"),
+    "obituaries": translatable("Obituaries"),
+    "events": translatable("Events"),
+    "opinion": translatable("Opinion"),
+    "business": translatable("Business"),
+    "arts": translatable("Arts"),
+    "weather": translatable("Weather"),
+    "regional": translatable("Regional"),
+    "wire": translatable("Wire"),
+    "most_read": translatable("Most read"),
+}
+
+
+def interest_name(key: str, language: str) -> str:
+    known = INTEREST_NAMES.get(key)
+    return translate(known, language) if known else key.replace("_", " ").capitalize()
+
+
+def page_environments(settings: Settings) -> dict[str, Environment]:
+    return {language: template_environment(settings, language) for language in LANGUAGES}
 
 
 @dataclass
@@ -77,11 +122,12 @@ class WebContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    templates: Environment
+    templates: Environment  # English: the editors' pages
     limiter: SignupLimiter
     guard: FormGuard
     notifier: Notifier
     clock: Clock
+    reader_templates: Mapping[str, Environment] = field(default_factory=dict)  # by language
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -89,9 +135,19 @@ class WebContext:
         with self.sessions() as session, session.begin():
             yield session
 
-    def page(self, name: str, status: int = 200, **values: Any) -> HTMLResponse:
-        html = self.templates.get_template(name).render(**values)
-        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+    def page(
+        self, name: str, status: int = 200, *, lang: str | None = None, **values: Any
+    ) -> HTMLResponse:
+        """A page in `lang` (a reader's page), else in English (an editor's page)."""
+        templates = (
+            self.reader_templates.get(supported(lang), self.templates) if lang else self.templates
+        )
+        html = templates.get_template(name).render(language_links=bool(lang), **values)
+        headers = {"cache-control": "no-store"}
+        if lang:
+            headers["content-language"] = supported(lang)
+            headers["vary"] = "Accept-Language"
+        return HTMLResponse(html, status_code=status, headers=headers)
 
     def origin(self, request: Request, source: str) -> Origin:
         return Origin(

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
+from digest.i18n import translate, translated
 from digest.readers.email_change import confirm_email_change, request_email_change
 from digest.readers.signup import SignupError
 from digest.readers.subscribers import SubscriberGoneError, live_subscriber
 from digest.tokens import EMAIL_CHANGE, PREFERENCES, TokenError, read_token
 from digest.web.context import WebContext, context
-from digest.web.reader import _form_page, _gone_page, bad_link_page
+from digest.web.languages import browser_language
+from digest.web.reader import _form_page, _gone_page, bad_link_page, preferences_language
 from digest.web.security import FormToken, PostedForm
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,14 @@ def _read(web: WebContext, purpose: str, token: str) -> dict[str, Any] | None:
     return payload
 
 
+@router.get("/preferences/{token}/email", include_in_schema=False)
+def ask_page(token: Token, request: Request) -> Response:
+    """The page that answered the request, in another language (its language links): the
+    preferences, where the request is made."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/preferences/{quote(token, safe='')}{query}", status_code=303)
+
+
 @router.post(
     "/preferences/{token}/email",
     summary="Ask to change the address (a link goes to the new one)",
@@ -42,26 +53,39 @@ def ask(
     token: Token, request: Request, web: Web, form: PostedForm, _checked: FormToken
 ) -> Response:
     payload = _read(web, PREFERENCES, token)
+    lang = browser_language(request)
     if payload is None:
-        return bad_link_page(web, expired=False)
+        return bad_link_page(web, False, lang)
     new_email = str(form.get("new_email") or "")[:320]
     try:
         with web.transaction() as session:
+            lang = preferences_language(request, live_subscriber(session, payload["s"]))
             origin = web.origin(request, "preferences page: change of address")
             address = request_email_change(
                 session, payload["s"], new_email, origin, web.clock.now()
             )
     except SignupError as exc:
-        return web.page("message.html", 422, title="Your address", message=str(exc))
+        return _address_error(web, 422, exc, lang)
     except SubscriberGoneError:
-        return _gone_page(web)
+        return _gone_page(web, lang)
     web.notifier.email_change(payload["s"], address)
     return web.page(
         "message.html",
-        title="Check your new inbox",
-        message=f"We sent a link to {address}. Your address changes when you follow it; "
-        "until then your email keeps coming to your current address.",
+        lang=lang,
+        title=translated(lang, "Check your new inbox"),
+        message=translated(
+            lang,
+            "We sent a link to {address}. Your address changes when you follow it; "
+            "until then your email keeps coming to your current address.",
+            address=address,
+        ),
     )
+
+
+def _address_error(web: WebContext, status: int, exc: SignupError, lang: str) -> Response:
+    message = " ".join(translate(error, lang) for error in exc.errors.values())
+    title = translated(lang, "Your address")
+    return web.page("message.html", status, lang=lang, title=title, message=message)
 
 
 @router.get(
@@ -69,33 +93,37 @@ def ask(
 )
 def confirm_page(token: Token, request: Request, web: Web) -> Response:
     payload = _read(web, EMAIL_CHANGE, token)
+    lang = browser_language(request)
     if payload is None or not isinstance(payload.get("e"), str):
-        return bad_link_page(web, expired=False)
+        return bad_link_page(web, False, lang)
     try:
         with web.transaction() as session:
-            live_subscriber(session, payload["s"])
+            lang = preferences_language(request, live_subscriber(session, payload["s"]))
     except SubscriberGoneError:
-        return _gone_page(web)
-    return _form_page(web, request, "email_change.html", new_email=payload["e"])
+        return _gone_page(web, lang)
+    return _form_page(web, request, "email_change.html", lang, new_email=payload["e"])
 
 
 @router.post("/email/{token}", summary="Confirm the new address", response_class=Response)
 def confirm_post(token: Token, request: Request, web: Web, _checked: FormToken) -> Response:
     payload = _read(web, EMAIL_CHANGE, token)
+    lang = browser_language(request)
     if payload is None or not isinstance(payload.get("e"), str):
-        return bad_link_page(web, expired=False)
+        return bad_link_page(web, False, lang)
     try:
         with web.transaction() as session:
+            lang = preferences_language(request, live_subscriber(session, payload["s"]))
             origin = web.origin(request, "email change page")
             address = confirm_email_change(
                 session, payload["s"], payload["e"], origin, web.clock.now()
             )
     except SignupError as exc:
-        return web.page("message.html", 409, title="Your address", message=str(exc))
+        return _address_error(web, 409, exc, lang)
     except SubscriberGoneError:
-        return _gone_page(web)
+        return _gone_page(web, lang)
     return web.page(
         "message.html",
-        title="Your address is changed",
-        message=f"Your newsletters now come to {address}.",
+        lang=lang,
+        title=translated(lang, "Your address is changed"),
+        message=translated(lang, "Your newsletters now come to {address}.", address=address),
     )

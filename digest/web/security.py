@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from digest.i18n import translatable
 from digest.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -229,7 +230,7 @@ async def check_form_token(request: Request, form: PostedForm) -> float:
 # the form's fill time in seconds (for the signup bot check).
 FormToken = Annotated[float, Depends(check_form_token)]
 
-FORM_REJECTED = (
+FORM_REJECTED = translatable(
     "Sorry, this form had expired or your browser refused our cookie. Please try again: "
     "reload the page and send the form again."
 )

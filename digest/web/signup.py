@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -19,9 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from digest.addresses import AddressError, normalize_email
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import open_newsletters
+from digest.i18n import (
+    DEFAULT_LANGUAGE,
+    translatable,
+    translate,
+    translate_all,
+    translated,
+    translated_plural,
+)
 from digest.readers.consent import consent_wording
 from digest.readers.signup import SignupError, SignupOutcome, confirmation_not_sent, signup
 from digest.web.context import WebContext, context
+from digest.web.languages import QUERY, browser_language, form_language, reader_language
 from digest.web.security import CSRF_FIELD, FormToken, PostedForm
 
 log = logging.getLogger(__name__)
@@ -30,7 +39,7 @@ router = APIRouter()
 Web = Annotated[WebContext, Depends(context)]
 
 HONEYPOT = "website"
-CHECK_INBOX = (
+CHECK_INBOX = translatable(
     "Thank you! Please check your inbox: we have sent you an email with a link to confirm "
     "your subscription. If it is not there in a few minutes, look in your spam folder."
 )
@@ -61,8 +70,12 @@ def _record_signup(
     newsletters: list[str],
     consent: bool,
     source: str,
+    language: str,
 ) -> SignupOutcome:
-    """Limit, record, commit, then queue the confirmation; raises Throttled, SignupError."""
+    """Limit, record, commit, then queue the confirmation; raises Throttled, SignupError.
+
+    `language` is the form's: the consent recorded is the sentence the reader read.
+    """
     ip = request.client.host if request.client else "unknown"
     retry_after = web.limiter.check(ip, _address_key(email))
     if retry_after is not None:
@@ -78,7 +91,7 @@ def _record_signup(
                     newsletters=newsletters,
                     consent=consent,
                     origin=web.origin(request, source),
-                    wording=consent_wording(settings),
+                    wording=consent_wording(settings, language),
                     now=web.clock.now(),
                     resend_after=timedelta(minutes=settings.confirm_resend_minutes),
                 )
@@ -106,10 +119,12 @@ def _record_signup(
 def _form_page(
     web: WebContext,
     request: Request,
+    lang: str,
     status: int = 200,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     notice: str | None = None,
+    newsletter_slug: str | None = None,
 ) -> Response:
     token, fresh = web.guard.issue(request)
     with web.transaction() as session:
@@ -118,22 +133,52 @@ def _form_page(
     response = web.page(
         "signup.html",
         status,
+        lang=lang,
         towns=towns,
         newsletters=letters,
-        wording=consent_wording(web.settings),
+        wording=consent_wording(web.settings, lang),
         form_token=token,
         csrf_field=CSRF_FIELD,
         values=values or {"newsletters": []},
-        errors=errors or {},
-        notice=notice,
+        errors=translate_all(errors or {}, lang),
+        notice=translate(notice, lang) if notice else None,
+        newsletter_slug=newsletter_slug,  # kept by the links to the other languages
     )
     web.guard.set_cookie(response, fresh)
     return response
 
 
 @router.get("/", summary="The signup page", response_class=Response)
-def signup_page(request: Request, web: Web) -> Response:
-    return _form_page(web, request)
+def signup_page(
+    request: Request,
+    web: Web,
+    newsletter: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A newsletter's slug: ticked on the form, which speaks its language.",
+        ),
+    ] = None,
+) -> Response:
+    """The form, in the newsletter's language when one is named, else in the browser's."""
+    chosen: list[str] = []
+    languages: list[str] = []
+    if newsletter:
+        with web.transaction() as session:
+            found = [n for n in open_newsletters(session) if n.slug == newsletter]
+            chosen = [n.slug for n in found]
+            languages = [n.language for n in found]
+    lang = reader_language(request, languages)
+    only = chosen[0] if chosen else None
+    return _form_page(web, request, lang, values={"newsletters": chosen}, newsletter_slug=only)
+
+
+@router.get("/signup", include_in_schema=False)
+def signup_again(request: Request) -> Response:
+    """The form's own address, asked for by a link on the page it answered (another
+    language): the form, with the same choices."""
+    query = request.url.query
+    return RedirectResponse(f"/?{query}" if query else "/", status_code=303)
 
 
 SIGNUP_FORM_BODY = {
@@ -149,6 +194,7 @@ SIGNUP_FORM_BODY = {
                     "consent": {"type": "string"},
                     "website": {"type": "string"},
                     "form_token": {"type": "string"},
+                    "lang": {"type": "string", "enum": ["en", "fr"]},
                 },
             }
         }
@@ -163,6 +209,7 @@ SIGNUP_FORM_BODY = {
     openapi_extra={"requestBody": SIGNUP_FORM_BODY},
 )
 def signup_form(request: Request, web: Web, form: PostedForm, fill_seconds: FormToken) -> Response:
+    lang = form_language(form) or browser_language(request)  # the form's own, in a hidden field
     values: dict[str, Any] = {
         "email": str(form.get("email") or ""),
         "community": str(form.get("community") or ""),
@@ -171,39 +218,58 @@ def signup_form(request: Request, web: Web, form: PostedForm, fill_seconds: Form
     }
     if form.get(HONEYPOT):
         # Only bots fill the hidden field: they get the same answer, and nothing happens.
-        return RedirectResponse("/check-your-inbox", status_code=303)
+        return RedirectResponse(_check_inbox(lang), status_code=303)
     if fill_seconds < web.settings.signup_min_fill_seconds:
-        notice = "That was very quick! Please check your details and send the form again."
-        return _form_page(web, request, 400, values, notice=notice)
+        notice = translatable(
+            "That was very quick! Please check your details and send the form again."
+        )
+        return _form_page(web, request, lang, 400, values, notice=notice)
     try:
-        _record_signup(web, request, source="form: /", **values)
+        _record_signup(web, request, source="form: /", language=lang, **values)
     except SignupError as exc:
-        return _form_page(web, request, 422, values, errors=exc.errors)
+        return _form_page(web, request, lang, 422, values, errors=exc.errors)
     except Throttled as exc:
-        page = web.page("message.html", 429, title="Please wait a little", message=_wait(exc))
+        title = translated(lang, "Please wait a little")
+        page = web.page("message.html", 429, lang=lang, title=title, message=_wait(exc, lang))
         page.headers["retry-after"] = str(exc.retry_after)
         return page
     except SignupUnavailableError:
-        return _unavailable_page(web)
-    return RedirectResponse("/check-your-inbox", status_code=303)
+        return _unavailable_page(web, lang)
+    return RedirectResponse(_check_inbox(lang), status_code=303)
+
+
+def _check_inbox(lang: str) -> str:
+    return "/check-your-inbox" if lang == DEFAULT_LANGUAGE else f"/check-your-inbox?{QUERY}={lang}"
 
 
 @router.get("/check-your-inbox", summary="After signing up", response_class=Response)
-def check_inbox_page(web: Web) -> Response:
-    return web.page("message.html", title="Check your inbox", message=CHECK_INBOX)
-
-
-def _wait(exc: Throttled) -> str:
-    minutes = max(1, round(exc.retry_after / 60))
-    unit = "minute" if minutes == 1 else "minutes"
-    return f"We have had many signups from here. Please try again in {minutes} {unit}."
-
-
-def _unavailable_page(web: WebContext) -> Response:
-    message = (
-        "We could not send your confirmation email just now. Please try again in a few minutes."
+def check_inbox_page(request: Request, web: Web) -> Response:
+    lang = browser_language(request)
+    return web.page(
+        "message.html",
+        lang=lang,
+        title=translated(lang, "Check your inbox"),
+        message=translate(CHECK_INBOX, lang),
     )
-    return web.page("message.html", 503, title="Please try again soon", message=message)
+
+
+def _wait(exc: Throttled, lang: str) -> str:
+    minutes = max(1, round(exc.retry_after / 60))
+    return translated_plural(
+        lang,
+        "We have had many signups from here. Please try again in {n} minute.",
+        "We have had many signups from here. Please try again in {n} minutes.",
+        minutes,
+    )
+
+
+def _unavailable_page(web: WebContext, lang: str) -> Response:
+    message = translated(
+        lang,
+        "We could not send your confirmation email just now. Please try again in a few minutes.",
+    )
+    title = translated(lang, "Please try again soon")
+    return web.page("message.html", 503, lang=lang, title=title, message=message)
 
 
 # The JSON API for embedded forms
@@ -227,7 +293,7 @@ class SignupRequest(BaseModel):
 
 class SignupAccepted(BaseModel):
     status: str = "check_inbox"
-    message: str = CHECK_INBOX
+    message: str = str(CHECK_INBOX)  # English; a request gets its own language
 
 
 class ErrorDetail(BaseModel):
@@ -273,6 +339,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     summary="Sign a reader up (double opt-in: a confirmation email follows)",
 )
 def signup_api(body: SignupRequest, request: Request, web: Web) -> Response:
+    lang = browser_language(request)
     origin = request.headers.get("origin")
     if origin and not _allowed_origin(web, origin):
         return api_error(
@@ -289,18 +356,20 @@ def signup_api(body: SignupRequest, request: Request, web: Web) -> Response:
             newsletters=body.newsletters,
             consent=body.consent,
             source=f"api: {request.headers.get('origin', 'no origin')}"[:200],
+            language=lang,
         )
     except SignupError as exc:
-        return api_error(422, "invalid", str(exc), fields=exc.errors)
+        fields = translate_all(exc.errors, lang)
+        return api_error(422, "invalid", "; ".join(fields.values()), fields=fields)
     except Throttled as exc:
         return api_error(
-            429, "rate_limited", _wait(exc), headers={"retry-after": str(exc.retry_after)}
+            429, "rate_limited", _wait(exc, lang), headers={"retry-after": str(exc.retry_after)}
         )
     except SignupUnavailableError:
-        return api_error(
-            503, "unavailable", "The confirmation email could not be sent; retry soon."
-        )
-    return JSONResponse(SignupAccepted().model_dump(), status_code=202)
+        message = translated(lang, "The confirmation email could not be sent; retry soon.")
+        return api_error(503, "unavailable", message)
+    accepted = SignupAccepted(message=translate(CHECK_INBOX, lang))
+    return JSONResponse(accepted.model_dump(), status_code=202)
 
 
 def _allowed_origin(web: WebContext, origin: str) -> bool:
@@ -314,11 +383,13 @@ def _allowed_origin(web: WebContext, origin: str) -> bool:
     response_model=SignupOptions,
     summary="The towns and newsletters an embedded form offers, and the consent wording",
 )
-def signup_options(web: Web) -> SignupOptions:
+def signup_options(request: Request, web: Web) -> SignupOptions:
+    """In the language of `?lang=`, else of the browser (Accept-Language)."""
+    lang = browser_language(request)
     with web.transaction() as session:
         return SignupOptions(
             communities=[Option(slug=c.slug, name=c.name) for c in list_communities(session)],
             newsletters=[Option(slug=n.slug, name=n.name) for n in open_newsletters(session)],
-            consent_wording=consent_wording(web.settings),
+            consent_wording=consent_wording(web.settings, lang),
             consent_wording_version=web.settings.consent_wording_version,
         )

@@ -121,7 +121,8 @@ def test_placeholders_stay_for_the_reader_and_web_version_has_none(
     web = web_version_html(html)
     assert not any(placeholder in web for placeholder in PLACEHOLDERS)
     assert "View in your browser" not in web
-    assert 'href="https://news.springfield-times.example/"' in web
+    # The signup link opens this newsletter's form (ticked, in its language).
+    assert 'href="https://news.springfield-times.example/?newsletter=morning"' in web
     assert "100 Main Street" in web
     assert "City council approves" in web
 
