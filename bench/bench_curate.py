@@ -107,8 +107,7 @@ def populate(session: object, towns: int, stories: int) -> float:
             url = f"https://town{n % towns}.example/{n}"
         started = time.perf_counter()
         text = (" ".join(title).capitalize(), " ".join(summary) + ".")
-        key = index.cluster_for(feed.id, url, text[0], published, text[1], url)
-        index.add(feed.id, url, text[0], published, key, text[1], url)
+        key = index.assign(feed.id, url, text[0], published, text[1], url)
         clustering += time.perf_counter() - started
         rows.append(
             {
