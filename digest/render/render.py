@@ -151,19 +151,20 @@ def published_label(published_at: datetime, edition_date: date, zone: ZoneInfo) 
 
 
 def _card_view(card: StoryCard, edition_date: date, zone: ZoneInfo, lead: bool = False) -> CardView:
-    title = plain_text(card.title, TITLE_LIMIT) or "(untitled story)"
+    # A story's text is text (digest.ingest.parse.feed_text): shown as written, escaped.
+    title = one_line(card.title, TITLE_LIMIT) or "(untitled story)"
     author = truncate(byline_name(card.author), 80)
     parts = [f"By {author}"] if author else []
-    if plain_text(card.source):
-        parts.append(plain_text(card.source, 80))
+    if one_line(card.source):
+        parts.append(one_line(card.source, 80))
     parts.append(published_label(card.published_at, edition_date, zone))
     image_url = safe_url(card.image_url)
     return CardView(
         title=title,
         url=safe_url(card.url),
-        summary=plain_text(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
+        summary=one_line(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
         image_url=image_url,
-        image_alt=plain_text(card.image_alt, 200) if image_url else "",
+        image_alt=one_line(card.image_alt, 200) if image_url else "",
         byline=" · ".join(parts),
         editors_pick=card.editors_pick,
         lead=lead,
@@ -502,16 +503,16 @@ def subject_and_preheader(
     cards = sorted(
         (card for section in sections for card in section.stories), key=lambda card: card.rank
     )
-    cards = [card for card in cards if plain_text(card.title)]
+    cards = [card for card in cards if one_line(card.title)]
     if not cards:
         return name, f"The latest news from {name}"
     lead = _lead(community, sections, cards)
-    rest = [plain_text(card.title) for card in cards if card is not lead]
+    rest = [one_line(card.title) for card in cards if card is not lead]
     values = {
         "town": one_line(community.name, 60),
         "newsletter": name,
         "date": f"{edition_date:%A} {edition_date.day} {edition_date:%B}",
-        "lead": plain_text(lead.title),
+        "lead": one_line(lead.title),
         "count": str(len(cards)),
         "more": str(len(rest)),
         "and_more": f", and {len(rest)} more" if rest else "",
