@@ -49,14 +49,18 @@ def test_texts_below_the_similarity_stay_apart_even_when_banded_together() -> No
     assert joined(shared=6, own=6) == 0.0
 
 
-def test_a_poll_imports_nothing_heavy() -> None:
-    # Why the MinHash index is Digest's own: datasketch imported scipy (and numpy) into every
-    # poll, half a second of CPU before the first story. A fresh process sees what a poll loads.
+def test_clustering_imports_nothing_heavy() -> None:
+    # Why the MinHash index is Digest's own: datasketch imported scipy into every poll, half a
+    # second of CPU before the first story. numpy comes only when a text is first sketched.
     probe = (
-        "import sys, digest.ingest.feeds, digest.ingest.clusters; "
-        "print(sorted({'scipy', 'numpy', 'datasketch'} & set(sys.modules)))"
+        "import sys, datetime as d; from digest.ingest import feeds, clusters; "
+        "heavy = lambda: sorted({'scipy', 'numpy', 'datasketch'} & set(sys.modules)); "
+        "print(heavy()); index = clusters.ClusterIndex(); "
+        "index.assign(1, 'https://a.example/1', 'Council votes on the rural broadband bill', "
+        "d.datetime(2026, 11, 24, tzinfo=d.UTC), 'state money for fibre to every farm road'); "
+        "print(heavy())"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
-    assert loaded.strip() == "[]"
+    assert loaded.split("\n")[:2] == ["[]", "['numpy']"]
