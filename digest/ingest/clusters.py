@@ -10,11 +10,17 @@ by another feed) when, in this order:
 3. their titles are near-identical (token Jaccard >= TITLE_SIMILARITY over at least MIN_TOKENS
    words); short titles ("Police blotter") never match on title alone: every town has one;
 4. they are near-duplicates on title and summary together (a member paper's retitled and
-   lightly rewritten copy): MinHash/LSH (datasketch) finds the candidates, and the exact
-   Jaccard of their words (>= TEXT_SIMILARITY over at least MIN_TEXT_TOKENS words, sharing
-   at least MIN_SHARED_TITLE_WORDS title words) decides, so the probabilistic index never
-   merges on its own. Boilerplate (a word in most of the indexed texts, like a site's
-   footer) counts for neither.
+   lightly rewritten copy): MinHash/LSH finds the candidates, and the exact Jaccard of their
+   words (>= TEXT_SIMILARITY over at least MIN_TEXT_TOKENS words, sharing at least
+   MIN_SHARED_TITLE_WORDS title words) decides, so the probabilistic index never merges on
+   its own. Boilerplate (a word in most of the indexed texts, like a site's footer) counts
+   for neither.
+
+The MinHash/LSH index is this module's own (about thirty lines, numpy for the minimum)
+rather than datasketch's: importing datasketch imports scipy (half a second of CPU, more on a
+busy machine, for a parameter optimisation that BANDS and ROWS fix), and its per-story
+MinHash objects cost more than all the rest of clustering. A word's hash values are computed
+once and remembered; a text's signature is their per-function minimum.
 
 Editors merge and split clusters by hand (`digest.ingest.cluster_edits`).
 """
@@ -28,6 +34,7 @@ import re
 import unicodedata
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -38,7 +45,8 @@ from sqlalchemy.orm import Session
 from digest.models import Story
 
 if TYPE_CHECKING:
-    from datasketch import MinHash, MinHashLSH
+    import numpy as np
+    from numpy.typing import NDArray
 
 TITLE_SIMILARITY = 0.8
 MIN_TOKENS = 4
@@ -46,36 +54,70 @@ TEXT_SIMILARITY = 0.5
 MIN_TEXT_TOKENS = 8
 MIN_SHARED_TITLE_WORDS = 2
 CLUSTER_HOURS = 36
-# LSH finds pairs likely above its threshold; set below TEXT_SIMILARITY so few true pairs are
-# missed: with 64 permutations datasketch picks 21 bands of 3 rows, which finds a pair at
-# Jaccard 0.5 with probability 0.94, at 0.6 with 0.994, at 0.7 with 0.9998.
-LSH_THRESHOLD = 0.35
-NUM_PERM = 64
+# LSH: a text's signature is cut into BANDS bands of ROWS values, and texts sharing a band are
+# candidates: at Jaccard J that happens with probability 1 - (1 - J**ROWS)**BANDS, 0.94 at 0.5,
+# 0.994 at 0.6, 0.9998 at 0.7, so few true pairs (>= TEXT_SIMILARITY) are missed. (The bands
+# datasketch chose for a threshold of 0.35 over 64 permutations, kept.)
+BANDS = 21
+ROWS = 3
+SIGNATURE_SIZE = BANDS * ROWS
 _STOPWORDS = (
     "a an and are as at be by for from has in is it its of on or that the to was were will with"
 )
 STOPWORDS = frozenset(_STOPWORDS.split())
 _WORD = re.compile(r"[a-z0-9]+")
 _WIRE_ID = re.compile(r"^(urn|tag):\S{6,}$", re.I)
+_BAND_BYTES = ROWS * 4  # a signature's values are little-endian 32-bit
 
 
-@functools.lru_cache(maxsize=65536)
-def _word_hash(word: bytes) -> int:
-    # datasketch's own 32-bit SHA-1 hash, remembered: a region's news repeats its words.
-    from datasketch.hashfunc import sha1_hash32
+@functools.lru_cache(maxsize=1 << 17)
+def _word_hashes(word: str) -> NDArray[np.uint32]:
+    """The word's value under each of the signature's hash functions, remembered (read-only).
 
-    return int(sha1_hash32(word))
-
-
-@functools.cache
-def _seed() -> MinHash:
-    """One set of permutations for every MinHash: building them is the expensive part.
-
-    datasketch (with numpy and scipy) is imported on first use, not by every `digest` command.
+    SIGNATURE_SIZE independent 32-bit hashes, read from one SHAKE-128 output: the same in
+    every process (unlike `hash()`), and a region's news repeats its words. numpy is
+    imported on first use, not by every `digest` command.
     """
-    from datasketch import MinHash
+    import numpy as np
 
-    return MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_word_hash)
+    digest = hashlib.shake_128(word.encode()).digest(4 * SIGNATURE_SIZE)
+    return np.frombuffer(digest, dtype="<u4")
+
+
+def _signature(words: Iterable[str]) -> bytes:
+    """The MinHash signature of a set of words (at least one): per hash function, the least.
+
+    Packed as bytes, which the garbage collector need not visit (the index holds many). One
+    numpy reduction: a summary of 80 words takes about 30 microseconds, where a loop of
+    Python's `min` took 250.
+    """
+    import numpy as np
+
+    least: NDArray[np.uint32] = np.minimum.reduce([_word_hashes(word) for word in words])
+    return least.tobytes()
+
+
+def _band_keys(signature: bytes) -> list[bytes]:
+    return [
+        signature[start : start + _BAND_BYTES] for start in range(0, len(signature), _BAND_BYTES)
+    ]
+
+
+class _Bands:
+    """Locality-sensitive hashing of signatures: the texts sharing a band with a new one."""
+
+    def __init__(self) -> None:
+        self._buckets: list[dict[bytes, list[int]]] = [{} for _ in range(BANDS)]
+
+    def insert(self, position: int, keys: list[bytes]) -> None:
+        for buckets, key in zip(self._buckets, keys, strict=True):
+            buckets.setdefault(key, []).append(position)
+
+    def query(self, keys: list[bytes]) -> set[int]:
+        found: set[int] = set()
+        for buckets, key in zip(self._buckets, keys, strict=True):
+            found.update(buckets.get(key, ()))
+        return found
 
 
 def url_cluster_key(url: str) -> str:
@@ -106,6 +148,7 @@ class _Entry:
     cluster_key: str
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _order(token: str) -> tuple[int, str]:
     # A fixed pseudo-random global order spreads the prefix tokens evenly over the index.
     return (zlib.crc32(token.encode()), token)
@@ -122,11 +165,12 @@ BOILERPLATE_SHARE = 0.05
 BOILERPLATE_MIN = 50
 
 
-def _deletion_keys(tokens: frozenset[str]) -> list[frozenset[str]]:
-    """The title's words, and (when one may differ) the title less each word in turn."""
-    keys = [tokens]
-    if len(tokens) - math.ceil(TITLE_SIMILARITY * len(tokens)) >= 1:
-        keys += [tokens - {token} for token in sorted(tokens)]
+def _deletion_keys(tokens: frozenset[str]) -> list[tuple[str, ...]]:
+    """The title's words (sorted), and (when one may differ) the title less each in turn."""
+    words = tuple(sorted(tokens))
+    keys = [words]
+    if len(words) - math.ceil(TITLE_SIMILARITY * len(words)) >= 1:
+        keys += [words[:at] + words[at + 1 :] for at in range(len(words))]
     return keys
 
 
@@ -137,15 +181,31 @@ def _prefix(tokens: frozenset[str]) -> list[str]:
     return sorted(tokens, key=_order)[:size]
 
 
-def _minhash(words: frozenset[str]) -> MinHash:
-    from datasketch import MinHash
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A story's words as the index looks them up: worked out once, for the match and the add."""
 
-    seed = _seed()
-    sketch = MinHash(
-        num_perm=NUM_PERM, hashfunc=_word_hash, permutations=seed.permutations, scheme=seed.scheme
-    )
-    sketch.update_batch([word.encode() for word in sorted(words)])
-    return sketch
+    title: frozenset[str]
+    text: frozenset[str]  # of the title and summary
+    core: frozenset[str]  # the text less boilerplate, as it was when the story came
+    prefix: list[str]  # of a title of at least MIN_TOKENS words, else empty
+    deletion_keys: list[tuple[str, ...]]  # of such a title of at most SHORT_TITLE words
+    bands: list[bytes]  # of a core of at least MIN_TEXT_TOKENS words, else empty
+
+    @classmethod
+    def of(cls, title: str, summary: str, boilerplate: set[str]) -> _Words:
+        tokens = title_tokens(title)
+        text = tokens | title_tokens(summary)
+        core = text - boilerplate
+        titled = len(tokens) >= MIN_TOKENS
+        return cls(
+            tokens,
+            text,
+            core,
+            _prefix(tokens) if titled else [],
+            _deletion_keys(tokens) if titled and len(tokens) <= SHORT_TITLE else [],
+            _band_keys(_signature(core)) if len(core) >= MIN_TEXT_TOKENS else [],
+        )
 
 
 class ClusterIndex:
@@ -156,19 +216,15 @@ class ClusterIndex:
         self._by_wire_id: dict[str, str] = {}
         # Near-identical titles: short ones by deletion keys, and a prefix index of each
         # length class, so a short title still meets a long one (9 words vs 10) and the reverse.
-        self._by_key: dict[frozenset[str], list[_Entry]] = defaultdict(list)
+        self._by_key: dict[tuple[str, ...], list[_Entry]] = defaultdict(list)
         self._short_prefix: dict[str, list[_Entry]] = defaultdict(list)
         self._long_prefix: dict[str, list[_Entry]] = defaultdict(list)
-        from datasketch import MinHashLSH
-
-        self._lsh: MinHashLSH = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+        self._bands = _Bands()
         self._texts: list[_Entry] = []
         # How many indexed texts carry each word: a word in most of them is boilerplate
         # ("Read more", "appeared first on") and would make every story a candidate.
         self._word_counts: Counter[str] = Counter()
         self._boilerplate: set[str] = set()
-        # cluster_for's sketch, kept for the add that follows it: hashing is most of the cost.
-        self._last: tuple[frozenset[str], MinHash] | None = None
 
     @classmethod
     def load(cls, session: Session, start: datetime, end: datetime) -> ClusterIndex:
@@ -202,29 +258,11 @@ class ClusterIndex:
         summary: str = "",
         guid: str | None = None,
     ) -> None:
-        """Remember a story so later ones can join its cluster."""
-        self._by_url.setdefault(url, cluster_key)
-        if guid and guid.startswith(("http://", "https://")):
-            self._by_url.setdefault(guid, cluster_key)
-        if (identifier := wire_id(guid)) is not None:
-            self._by_wire_id.setdefault(identifier, cluster_key)
-        tokens = title_tokens(title)
-        text = tokens | title_tokens(summary)
-        entry = _Entry(feed_id, tokens, text, published_at.timestamp(), cluster_key)
-        if len(tokens) >= MIN_TOKENS:
-            if len(tokens) <= SHORT_TITLE:
-                for key in _deletion_keys(tokens):
-                    self._by_key[key].append(entry)
-            by_token = self._short_prefix if len(tokens) <= SHORT_TITLE else self._long_prefix
-            for token in _prefix(tokens):
-                by_token[token].append(entry)
-        if len(text - self._boilerplate) >= MIN_TEXT_TOKENS:
-            core = text - self._boilerplate
-            self._lsh.insert(len(self._texts), self._sketch(core), check_duplication=False)
-            self._texts.append(entry)
-            self._count_words(text)
+        """Remember a story whose cluster is known, so later ones can join it."""
+        words = _Words.of(title, summary, self._boilerplate)
+        self._remember(feed_id, url, guid, published_at.timestamp(), words, cluster_key)
 
-    def cluster_for(
+    def assign(
         self,
         feed_id: int,
         url: str,
@@ -233,24 +271,57 @@ class ClusterIndex:
         summary: str = "",
         guid: str | None = None,
     ) -> str:
-        """The key of the cluster this story joins (see the module's rules), or a new one."""
+        """The key of the cluster a new story joins (see the module's rules), or a new one.
+
+        The story is remembered with it, so the stories after it can join it too.
+        """
+        words = _Words.of(title, summary, self._boilerplate)
+        published = published_at.timestamp()
+        key = self._match(feed_id, url, guid, published, words) or url_cluster_key(url)
+        self._remember(feed_id, url, guid, published, words, key)
+        return key
+
+    def _match(
+        self, feed_id: int, url: str, guid: str | None, published: float, words: _Words
+    ) -> str | None:
         for known in (url, guid if guid and guid.startswith(("http://", "https://")) else None):
             if known and known in self._by_url:
                 return self._by_url[known]
         identifier = wire_id(guid)
         if identifier is not None and identifier in self._by_wire_id:
             return self._by_wire_id[identifier]
-        tokens = title_tokens(title)
-        if len(tokens) >= MIN_TOKENS:
-            match = self._title_match(feed_id, tokens, published_at)
+        if words.prefix:
+            match = self._title_match(feed_id, words, published)
             if match is not None:
                 return match
-        text = tokens | title_tokens(summary)
-        if len(text - self._boilerplate) >= MIN_TEXT_TOKENS:
-            match = self._text_match(feed_id, tokens, text, published_at)
-            if match is not None:
-                return match
-        return url_cluster_key(url)
+        if words.bands:
+            return self._text_match(feed_id, words, published)
+        return None
+
+    def _remember(
+        self,
+        feed_id: int,
+        url: str,
+        guid: str | None,
+        published: float,
+        words: _Words,
+        cluster_key: str,
+    ) -> None:
+        self._by_url.setdefault(url, cluster_key)
+        if guid and guid.startswith(("http://", "https://")):
+            self._by_url.setdefault(guid, cluster_key)
+        if (identifier := wire_id(guid)) is not None:
+            self._by_wire_id.setdefault(identifier, cluster_key)
+        entry = _Entry(feed_id, words.title, words.text, published, cluster_key)
+        for key in words.deletion_keys:
+            self._by_key[key].append(entry)
+        by_token = self._short_prefix if len(words.title) <= SHORT_TITLE else self._long_prefix
+        for token in words.prefix:
+            by_token[token].append(entry)
+        if words.bands:
+            self._bands.insert(len(self._texts), words.bands)
+            self._texts.append(entry)
+            self._count_words(words.text)
 
     def _count_words(self, text: frozenset[str]) -> None:
         self._word_counts.update(text)
@@ -259,42 +330,30 @@ class ClusterIndex:
             self._boilerplate = {w for w, n in self._word_counts.items() if n > common}
         self._boilerplate.update(w for w in text if self._word_counts[w] > common)
 
-    def _sketch(self, core: frozenset[str]) -> MinHash:
-        """The MinHash of a text's own words; kept for the add that follows a cluster_for."""
-        if self._last is None or self._last[0] != core:
-            self._last = (core, _minhash(core))
-        return self._last[1]
-
-    def _title_match(
-        self, feed_id: int, tokens: frozenset[str], published_at: datetime
-    ) -> str | None:
-        prefix = _prefix(tokens)
+    def _title_match(self, feed_id: int, words: _Words, published: float) -> str | None:
+        prefix = words.prefix
         candidates = [entry for token in prefix for entry in self._long_prefix.get(token, ())]
-        if len(tokens) <= SHORT_TITLE:
-            candidates += [e for key in _deletion_keys(tokens) for e in self._by_key.get(key, ())]
+        if len(words.title) <= SHORT_TITLE:
+            candidates += [e for key in words.deletion_keys for e in self._by_key.get(key, ())]
         else:
             candidates += [e for token in prefix for e in self._short_prefix.get(token, ())]
-        return _best(candidates, feed_id, published_at.timestamp(), tokens, TITLE_SIMILARITY)
+        return _best(candidates, feed_id, published, words.title, TITLE_SIMILARITY)
 
-    def _text_match(
-        self, feed_id: int, tokens: frozenset[str], text: frozenset[str], published_at: datetime
-    ) -> str | None:
+    def _text_match(self, feed_id: int, words: _Words, published: float) -> str | None:
         # Words most texts carry (a site's footer, "read more") say nothing about the story:
         # left out of the sketch and of the comparison.
-        ignore = frozenset(self._boilerplate)
-        core = text - ignore
-        found = self._lsh.query(self._sketch(core))
+        found = self._bands.query(words.bands)
         candidates = [self._texts[position] for position in sorted(found)]
         # Two stories of a town's routine ("council meets Tuesday") share summary words;
         # a retitled copy still shares words of its title ("rural broadband ... bill").
         return _best(
             candidates,
             feed_id,
-            published_at.timestamp(),
-            core,
+            published,
+            words.core,
             TEXT_SIMILARITY,
-            title=tokens,
-            ignore=ignore,
+            title=words.title,
+            ignore=frozenset(self._boilerplate),
         )
 
 

@@ -1,7 +1,8 @@
 """Reading a feed document (RSS 0.9x/1.0/2.0 or Atom) into clean stories.
 
-Everything a feed says is untrusted: titles and summaries become plain text (no markup at
-all survives), links become absolute http(s) URLs without tracking parameters or fragments,
+Everything a feed says is untrusted: titles and summaries become plain text (markup is
+cleaned away, text is kept as written; see `feed_text`), links become absolute http(s) URLs
+without tracking parameters or fragments,
 dates become aware UTC times no later than the moment the feed was read, and a document that
 declares XML entities is refused before feedparser sees it (entity bombs, external entities).
 """
@@ -13,6 +14,7 @@ import hashlib
 import html
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -26,13 +28,26 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as defused_fromstring
 
 from digest.errors import DigestError
-from digest.ingest.story_text import block_breaks
+from digest.ingest.story_text import block_breaks, one_line, truncate
 
 TITLE_MAX = 300
 SUMMARY_MAX = 600
 AUTHOR_MAX = 200
 ALT_MAX = 300
 CATEGORIES_MAX = 10
+
+# HTML's elements (nh3's safe ones, the two it empties, and the others a browser acts on).
+# feedparser calls an RSS title HTML only when each of its tags is one of its own safe ones, so
+# a title holding <script> or <img onerror=...> is reported as "text/plain"; in RSS, whose
+# types are guesses, a tag of one of these makes it HTML after all ("<Review>" stays text).
+_OTHER_ELEMENTS = (
+    "applet audio base basefont big blink body button canvas dialog embed fieldset font form "
+    "frame frameset head html iframe input label legend link main marquee math menu meta "
+    "meter nobr noembed noframes noscript object optgroup option output param picture "
+    "plaintext progress section select slot source svg template textarea title track video xmp"
+)
+HTML_ELEMENTS = frozenset(nh3.ALLOWED_TAGS | nh3.CLEAN_CONTENT_TAGS | set(_OTHER_ELEMENTS.split()))
+_TAG_NAME = re.compile(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)")
 
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "ref_src"}
@@ -101,14 +116,16 @@ def parse_feed(body: bytes, url: str, now: datetime, content_type: str | None = 
         raise FeedError(f"malformed XML: {parsed.get('bozo_exception')}")
     channel = parsed.feed
     base = _http_url(url) or _http_url(str(channel.get("link", ""))) or ""
-    result = ParsedFeed(title=clean_text(str(channel.get("title", "")), TITLE_MAX), stories=[])
+    declared = str(parsed.get("version", "")).startswith("atom")
+    title = feed_text(channel.get("title_detail"), str(channel.get("title", "")), declared)
+    result = ParsedFeed(title=truncate(title, TITLE_MAX), stories=[])
     if parsed.get("bozo") and not isinstance(
         parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride
     ):
         result.problems.append(f"malformed XML, read what could be: {parsed.bozo_exception}")
     seen: set[str] = set()
     for position, entry in enumerate(parsed.entries, start=1):
-        story = _story(entry, base, now)
+        story = _story(entry, base, now, declared)
         if story is None:
             result.problems.append(f"item {position} has no usable link; left out")
             continue
@@ -145,14 +162,16 @@ def _describe(body: bytes, parsed: Any) -> str:
     return "no <rss>, <rdf:RDF> or <feed> element"
 
 
-def _story(entry: Any, base: str, now: datetime) -> ParsedStory | None:
+def _story(entry: Any, base: str, now: datetime, declared: bool) -> ParsedStory | None:
     url = canonical_url(str(entry.get("link", "")), base)
     if url is None:
         return None
-    summary_html = _summary_html(entry)
-    image_url, image_alt = _image(entry, summary_html, url)
-    title = clean_text(str(entry.get("title", "")), TITLE_MAX)
-    summary = clean_text(summary_html, SUMMARY_MAX)
+    summary_value, summary_detail = _summary(entry)
+    markup = "" if is_text(summary_detail, summary_value, declared) else summary_value
+    image_url, image_alt = _image(entry, markup, url)
+    title = feed_text(entry.get("title_detail"), str(entry.get("title", "")), declared)
+    title = truncate(title, TITLE_MAX)
+    summary = truncate(feed_text(summary_detail, summary_value, declared), SUMMARY_MAX)
     guid = str(entry.get("id") or "").strip()[:1000] or url
     author = clean_text(str(entry.get("author", "")), AUTHOR_MAX) or None
     categories = tuple(
@@ -177,14 +196,33 @@ def _story(entry: Any, base: str, now: datetime) -> ParsedStory | None:
     )
 
 
-def _summary_html(entry: Any) -> str:
+def _summary(entry: Any) -> tuple[str, Mapping[str, Any] | None]:
+    """The item's summary (else its first HTML content) and the details giving its type."""
     summary = str(entry.get("summary", ""))
     if summary:
-        return summary
+        return summary, entry.get("summary_detail")
     for content in entry.get("content", []):
         if content.get("type") in ("text/html", "application/xhtml+xml"):
-            return str(content.get("value", ""))
-    return ""
+            return str(content.get("value", "")), content
+    return "", None
+
+
+def feed_text(detail: Mapping[str, Any] | None, value: str, declared: bool) -> str:
+    """A title or summary as plain text on one line, read by the type the feed gave it.
+
+    Text is kept as written ("Fish & Chips <Review>": whatever shows it escapes it); HTML and
+    XHTML are cleaned to text. `declared`: the feed is Atom, whose types are the publisher's
+    (RFC 4287, section 3.1: "text" unless it says "html" or "xhtml"); RSS types are
+    feedparser's guesses, so there text holding an HTML tag is HTML (see HTML_ELEMENTS).
+    """
+    return one_line(value) if is_text(detail, value, declared) else clean_text(value)
+
+
+def is_text(detail: Mapping[str, Any] | None, value: str, declared: bool) -> bool:
+    """Whether a feed's text construct is plain text rather than markup (see feed_text)."""
+    if detail is None or detail.get("type") != "text/plain":
+        return False
+    return declared or not any(name.lower() in HTML_ELEMENTS for name in _TAG_NAME.findall(value))
 
 
 def story_time(entry: Any, now: datetime) -> tuple[datetime, bool]:
@@ -204,10 +242,10 @@ def story_time(entry: Any, now: datetime) -> tuple[datetime, bool]:
     return now, False
 
 
-def clean_text(markup: str, limit: int) -> str:
+def clean_text(markup: str, limit: int | None = None) -> str:
     """Plain text of an HTML fragment: no tags, scripts or styles; whitespace collapsed.
 
-    Longer text is cut at a word boundary and ends with an ellipsis.
+    Text longer than `limit` is cut at a word boundary and ends with an ellipsis.
     """
     if not markup:
         return ""
@@ -216,16 +254,12 @@ def clean_text(markup: str, limit: int) -> str:
     # Unescaping can reveal text that looks like markup ("&lt;script&gt;"); it stays text
     # (rendering escapes it), but a reader should not see tag soup either.
     text = re.sub(r"</?[A-Za-z!][^<>]{0,200}>", "", text) if "<" in text else text
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:.-") + "\u2026"
+    text = one_line(text)
+    return truncate(text, limit) if limit else text
 
 
 def _first_words(text: str) -> str:
-    return clean_text(text, 80)
+    return truncate(text, 80)
 
 
 def canonical_url(link: str, base: str = "") -> str | None:

@@ -75,17 +75,8 @@ def _existing(
 
 
 def _new_story(feed: Feed, parsed: ParsedStory, now: datetime, index: ClusterIndex) -> Story:
-    cluster_key = index.cluster_for(
+    cluster_key = index.assign(
         feed.id, parsed.url, parsed.title, parsed.published_at, parsed.summary, parsed.guid
-    )
-    index.add(
-        feed.id,
-        parsed.url,
-        parsed.title,
-        parsed.published_at,
-        cluster_key,
-        parsed.summary,
-        parsed.guid,
     )
     return Story(
         feed_id=feed.id,

@@ -197,19 +197,20 @@ def _card_view(
     lead: bool = False,
     language: str = DEFAULT_LANGUAGE,
 ) -> CardView:
-    title = plain_text(card.title, TITLE_LIMIT) or translated(language, "(untitled story)")
+    # A story's text is text (digest.ingest.parse.feed_text): shown as written, escaped.
+    title = one_line(card.title, TITLE_LIMIT) or translated(language, "(untitled story)")
     author = truncate(byline_name(card.author), 80)
     parts = [translated(language, "By {author}", author=author)] if author else []
-    if plain_text(card.source):
-        parts.append(plain_text(card.source, 80))
+    if one_line(card.source):
+        parts.append(one_line(card.source, 80))
     parts.append(published_label(card.published_at, edition_date, zone, language))
     image_url = safe_url(card.image_url)
     return CardView(
         title=title,
         url=safe_url(card.url),
-        summary=plain_text(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
+        summary=one_line(card.summary, SUMMARY_LIMIT if lead else BRIEF_SUMMARY_LIMIT),
         image_url=image_url,
-        image_alt=plain_text(card.image_alt, 200) if image_url else "",
+        image_alt=one_line(card.image_alt, 200) if image_url else "",
         byline=" · ".join(parts),
         editors_pick=card.editors_pick,
         lead=lead,
@@ -564,16 +565,16 @@ def subject_and_preheader(
     cards = sorted(
         (card for section in sections for card in section.stories), key=lambda card: card.rank
     )
-    cards = [card for card in cards if plain_text(card.title)]
+    cards = [card for card in cards if one_line(card.title)]
     if not cards:
         return name, translated(language, "The latest news from {newsletter}", newsletter=name)
     lead = _lead(community, sections, cards)
-    rest = [plain_text(card.title) for card in cards if card is not lead]
+    rest = [one_line(card.title) for card in cards if card is not lead]
     values = {
         "town": one_line(community.name, 60),
         "newsletter": name,
         "date": long_date(edition_date, language, year=False),
-        "lead": plain_text(lead.title),
+        "lead": one_line(lead.title),
         "count": number(len(cards), language),
         "more": number(len(rest), language),
         "and_more": translated_plural(language, ", and {n} more", ", and {n} more", len(rest))

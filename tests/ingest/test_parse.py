@@ -266,3 +266,79 @@ def test_dates_up_to_now_are_kept() -> None:
     )
     assert story.published_at == NOW - timedelta(seconds=1)
     assert story.dated
+
+
+def atom(title: str, summary: str, kind: str | None, feed_title: str = "A") -> str:
+    """An Atom feed of one entry whose title and summary are written as is, of type `kind`."""
+    declared = f' type="{kind}"' if kind else ""
+    return (
+        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title{declared}>{feed_title}</title>"
+        f"<entry><title{declared}>{title}</title><link href='https://a.example/1'/>"
+        f"<id>urn:x:1</id><updated>2026-11-24T01:00:00Z</updated>"
+        f"<summary{declared}>{summary}</summary></entry></feed>"
+    )
+
+
+@pytest.mark.parametrize("kind", ["text", None])  # Atom's type is "text" unless it says so
+def test_an_atom_text_title_is_kept_as_written(kind: str | None) -> None:
+    story = one(atom("Fish &amp; Chips &lt;Review&gt;", "Cod &lt;and&gt; more &amp;amp;", kind))
+    assert story.title == "Fish & Chips <Review>"
+    assert story.summary == "Cod <and> more &amp;"
+
+
+def test_an_atom_text_title_that_looks_like_a_script_is_still_text() -> None:
+    # Kept literally: it is text, and whatever shows it escapes it (test_text_is_text.py).
+    story = one(
+        atom(
+            "&lt;script&gt;alert(1)&lt;/script&gt; Council\tmeets\x0b",
+            "&lt;img src=x onerror=alert(2)&gt;",
+            "text",
+            feed_title="&lt;b&gt;Times&lt;/b&gt;",
+        )
+    )
+    assert story.title == "<script>alert(1)</script> Council meets"
+    assert story.summary == "<img src=x onerror=alert(2)>"
+    assert story.image_url is None  # an <img> in text is no picture
+    assert (
+        parse_feed(atom("t", "s", "text", "&lt;b&gt;Times&lt;/b&gt;").encode(), FEED_URL, NOW).title
+        == "<b>Times</b>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "title"),
+    [
+        ("html", "Fish &amp;amp; Chips &lt;b&gt;Review&lt;/b&gt;&lt;script&gt;x()&lt;/script&gt;"),
+        (
+            "xhtml",
+            '<div xmlns="http://www.w3.org/1999/xhtml">Fish &amp; Chips <b>Review</b>'
+            "<script>x()</script></div>",
+        ),
+    ],
+)
+def test_an_atom_html_title_is_cleaned_to_text(kind: str, title: str) -> None:
+    story = one(atom(title, "&lt;p onclick='x()'&gt;Cod&lt;br&gt;chips&lt;/p&gt;", kind))
+    assert story.title == "Fish & Chips Review"
+    if kind == "html":
+        assert story.summary == "Cod chips"
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        # feedparser reports text/plain: text, kept as written
+        ("Fish & Chips <Review>", "Fish & Chips <Review>"),
+        ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+        ("AT&T wins <3", "AT&T wins <3"),
+        # feedparser reports text/html (a safe tag closed, or an entity): cleaned
+        ("Review: <i>Hamlet</i>", "Review: Hamlet"),
+        ("Fish &amp; Chips", "Fish & Chips"),
+        # feedparser reports text/plain, but holds HTML it does not call safe: cleaned
+        ("Line<br>break", "Line break"),
+        ("<img src=x onerror=alert(1)>Photo", "Photo"),
+        ('<iframe src="https://evil.example"></iframe>Vote', "Vote"),
+    ],
+)
+def test_an_rss_title_is_text_unless_it_holds_html(written: str, stored: str) -> None:
+    assert one(rss([Item(written, "https://n.example/t")])).title == stored
