@@ -147,7 +147,8 @@ def desk_action(
     scope = "all" if fields.get("scope") == "all" else "town"
     try:
         with web.transaction() as session:
-            _allowed(session, user, edition_id, town, scope)
+            # Approval sends every town's segment: it needs every town, whatever the scope.
+            _allowed(session, user, edition_id, town, "all" if action == "approve" else scope)
         if action == "add":
             _add_by_url(web, edition_id, town, scope, fields, user)
         elif action == "test-send":

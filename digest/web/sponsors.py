@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from digest.accounts.audit import record
+from digest.accounts.users import NotAllowedError, require_town
 from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError, NotFoundError
@@ -121,21 +123,26 @@ def swap_page(
 
 
 @admin_router.post("/swap", response_class=Response)
-def swap(request: Request, web: Web, form: PostedForm, _user: CheckedForm) -> Response:
-    """Record the swap (an edition built ahead is rendered again), then back to the preview."""
+def swap(request: Request, web: Web, form: PostedForm, user: CheckedForm) -> Response:
+    """Record the swap (an edition built ahead is rendered again), then back to the preview.
+    An editor limited to some towns swaps in those only; the audit log keeps each swap."""
     newsletter, town = str(form.get("newsletter") or ""), str(form.get("town") or "")
     edition_date = _day(str(form.get("day") or ""))
+    campaign = str(form.get("campaign") or "")
     try:
         with web.transaction() as session:
+            require_town(user, get_community(session, town).id)
             swap_sponsor(
-                session,
-                web.settings,
-                newsletter,
-                edition_date,
-                town,
-                str(form.get("campaign") or ""),
-                web.clock.now(),
+                session, web.settings, newsletter, edition_date, town, campaign, web.clock.now()
             )
+            detail = {
+                "newsletter": newsletter,
+                "day": edition_date.isoformat(),
+                "campaign": campaign,
+            }
+            record(session, user, "sponsor.swap", town, detail, web.clock.now())
+    except NotAllowedError:
+        raise  # 403, as for every town an editor may not touch
     except DigestError as exc:
         where = {"newsletter": newsletter, "town": town, "day": edition_date.isoformat()}
         back = f"/admin/sponsors/swap?{urlencode(where)}"

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clock import FixedClock
-from digest.models import Campaign, Community, Delivery, DeliveryStatus, Edition
+from digest.models import Campaign, Community, Delivery, DeliveryStatus, Edition, Subscriber
 from digest.sending import delivery
 from digest.settings import Settings, load_settings
 from digest.sponsors import reports
@@ -37,7 +37,10 @@ def client(committed: sessionmaker[Session]) -> Iterator[TestClient]:
     with committed() as session, session.begin():
         # Two of Springfield's three messages went out; the third is still queued.
         delivery.start_sending(session, session.get_one(Edition, edition_id), NOW)
-        ids = session.scalars(select(Delivery.id).order_by(Delivery.id)).all()
+        springfield = select(Subscriber.id).join(Community).where(Community.slug == "springfield")
+        ids = session.scalars(
+            select(Delivery.id).where(Delivery.subscriber_id.in_(springfield)).order_by(Delivery.id)
+        ).all()
         session.execute(
             update(Delivery).where(Delivery.id.in_(ids[:2])).values(status=DeliveryStatus.SENT)
         )
@@ -151,3 +154,29 @@ def test_the_editor_swaps_a_slot_for_an_edition_not_yet_built(
     assert "has started sending" in frozen.text
     without_token = client.post("/admin/sponsors/swap", data={**fields, "day": "2026-12-03"})
     assert without_token.status_code in (400, 403)
+
+
+def test_an_editor_of_one_town_swaps_there_only_and_the_swap_is_audited(
+    client: TestClient, committed: sessionmaker[Session]
+) -> None:
+    from digest.models import AuditEntry
+    from tests.support.admin import TOWN_EDITOR_EMAIL
+
+    log_in(client, TOWN_EDITOR_EMAIL)  # an editor of Springfield only
+    page = client.get("/admin/sponsors/swap?newsletter=morning&town=springfield&day=2026-12-02")
+    fields = {"newsletter": "morning", "campaign": "house-all", "day": "2026-12-02"}
+    elsewhere = client.post(
+        "/admin/sponsors/swap",
+        data={**fields, "town": "riverton", "form_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert elsewhere.status_code == 403
+    own = client.post(
+        "/admin/sponsors/swap",
+        data={**fields, "town": "springfield", "form_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert own.status_code == 303
+    with committed() as session:
+        audited = session.scalars(select(AuditEntry).where(AuditEntry.action == "sponsor.swap"))
+        assert [entry.target for entry in audited] == ["springfield"]

@@ -162,3 +162,18 @@ def test_add_a_story_by_url_known_or_fetched(
         assert known_title in segment.text
     missing = post(admin, built, "add", url=feed_server.url("gone.html"), section="top")
     assert "could+not+fetch" in missing.headers["location"].replace("%20", "+")
+
+
+def test_approving_needs_every_town_of_the_edition(
+    client: TestClient, committed: sessionmaker[Session]
+) -> None:
+    """Approval sends every town's segment, so an editor of one town cannot approve."""
+    with committed() as session, session.begin():
+        letter = session.scalars(select(Newsletter).where(Newsletter.slug == "morning")).one()
+        towns = list(session.scalars(select(Community).order_by(Community.slug)))
+        both = factories.ready_edition(session, letter, towns, datetime(2026, 11, 27, 6, 0)).id
+    log_in(client, TOWN_EDITOR_EMAIL)
+    assert post(client, both, "approve").status_code == 403
+    with committed() as session:
+        entries = session.scalars(select(AuditEntry.action)).all()
+    assert "edition.desk.approve" not in entries
