@@ -238,6 +238,9 @@ def _parse(feed: Feed, fetched: Fetched, now: datetime) -> ParsedFeed | FeedErro
         return parse_feed(fetched.body, feed.url, now, fetched.content_type)
     except FeedError as exc:
         return exc
+    except Exception as exc:  # a hostile document must not stop the poll of every other feed
+        log.warning("feed %s could not be parsed", feed.url, exc_info=True)
+        return FeedError(f"could not be read ({type(exc).__name__}: {exc})")
 
 
 def _cluster_index(

@@ -149,7 +149,7 @@ def refuse_entities(body: bytes) -> None:
             f"the document declares XML entities ({type(exc).__name__}); "
             "Digest refuses them to prevent entity-expansion and external-entity attacks"
         ) from None
-    except (ParseError, ValueError):
+    except (ParseError, ValueError, LookupError):  # LookupError: an unknown encoding
         return  # malformed: feedparser's lenient reader says what is wrong (see docstring)
 
 

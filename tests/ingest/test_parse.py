@@ -342,3 +342,13 @@ def test_an_atom_html_title_is_cleaned_to_text(kind: str, title: str) -> None:
 )
 def test_an_rss_title_is_text_unless_it_holds_html(written: str, stored: str) -> None:
     assert one(rss([Item(written, "https://n.example/t")])).title == stored
+
+
+def test_a_feed_declaring_an_unknown_encoding_is_read_or_refused_never_a_crash() -> None:
+    body = (
+        b"<?xml version='1.0' encoding='bogus-enc'?><rss version='2.0'><channel><title>T</title>"
+        b"<item><title>Library opens</title><link>https://x.example/a</link></item>"
+        b"</channel></rss>"
+    )
+    parsed = parse_feed(body, "https://x.example/feed", NOW)
+    assert [story.title for story in parsed.stories] == ["Library opens"]
