@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     # Empty means VAR_DIR/feeds, the demo's copies in VAR_DIR/demo-feeds, and the demo feeds
     # shipped with the package.
     feed_files_dir: str = ""
+    # Feeds and the desk's story pages may be fetched from private, loopback and link-local
+    # addresses (an intranet feed, a feed server on this machine). Empty: yes outside prod, no
+    # in prod, where a feed or an editor could otherwise make the server read internal services.
+    fetch_private_addresses: bool | None = None
     # Story, sponsor and "view in browser" links go through the counted redirect /r/<token>;
     # off: no link is tracked, every link points straight at its target.
     click_tracking: bool = True
@@ -262,6 +266,12 @@ class Settings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env != "prod"
+
+    def private_fetches_allowed(self) -> bool:
+        """May feeds and pages be fetched from non-public addresses (see the setting)?"""
+        if self.fetch_private_addresses is None:
+            return self.is_dev
+        return self.fetch_private_addresses
 
     def signing_key(self) -> str:
         """The secret that signs tokens; in dev, created once under var_dir and reused."""

@@ -5,12 +5,18 @@ deadline, a size cap counted on the decoded body, a bounded number of redirects 
 conditional headers, so an unchanged feed costs one 304. A fetch never raises: what went
 wrong is in `Fetched.error`, worded for the editor who reads the feed's health. A file:// feed
 is read only from the folders DIGEST_FEED_FILES_DIR names, so no feed URL can read other files
-(/etc/passwd, the secret key) into stories.
+(/etc/passwd, the secret key) into stories. Unless DIGEST_FETCH_PRIVATE_ADDRESSES allows it
+(by default outside prod), every request, each redirect included, must name a host whose
+addresses are all public: no loopback, private, link-local (cloud metadata) or shared
+addresses, so a feed or an editor cannot make the server read an internal service. (The name
+is resolved for the check and again to connect; a DNS server that answers differently the
+second time could still steer one request.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -58,6 +64,7 @@ class FetchOptions:
     user_agent: str = f"Digest/{__version__} (newsletter digests; feed reader)"
     # Folders file:// feeds may be read from; none means no file:// feed is read at all.
     file_roots: tuple[Path, ...] = ()
+    allow_private: bool = True  # may a request reach a non-public address?
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchOptions:
@@ -67,6 +74,7 @@ class FetchOptions:
             concurrency=settings.feed_concurrency,
             user_agent=f"Digest/{__version__} (+{settings.base_url})",
             file_roots=tuple(settings.feed_file_folders()),
+            allow_private=settings.private_fetches_allowed(),
         )
 
 
@@ -93,6 +101,7 @@ async def fetch_all(
         headers={"User-Agent": options.user_agent, "Accept": _ACCEPT},
         limits=httpx.Limits(max_connections=options.concurrency),
         trust_env=False,  # a proxy from the environment must not see or reroute feed traffic
+        event_hooks={} if options.allow_private else {"request": [refuse_non_public]},
     ) as client:
 
         async def one(request: FetchRequest) -> Fetched:
@@ -103,6 +112,28 @@ async def fetch_all(
             return result
 
         return list(await asyncio.gather(*(one(request) for request in requests)))
+
+
+class PrivateAddressError(httpx.RequestError):
+    """A request to a host that is not on the public internet, while that is not allowed."""
+
+
+async def refuse_non_public(request: httpx.Request) -> None:
+    """httpx's request hook (each redirect too): refuse a host with a non-public address."""
+    host = request.url.host
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, request.url.port or 443)
+    except OSError:
+        return  # the connection attempt reports the unknown name in its own words
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
+        mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+        if not (mapped or ip).is_global or ip.is_multicast:
+            raise PrivateAddressError(
+                f"{host} is not a public address; feeds from private networks need "
+                "DIGEST_FETCH_PRIVATE_ADDRESSES=true",
+                request=request,
+            )
 
 
 _ACCEPT = (
