@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -159,10 +160,28 @@ def message_id_tag(settings: Settings, message_key: str, delivery_id: int) -> st
     Nobody without the key can guess another reader's Message-ID, and a retry of the same
     delivery (any process, any day) carries the same one, so a mailbox can drop the repeat.
     """
+    return _message_id_tag(settings.signing_key(), message_key, delivery_id)
+
+
+def _message_id_tag(secret: str, message_key: str, delivery_id: int) -> str:
     subject = f"digest.message-id:{message_key}.{delivery_id}"
-    return hmac.new(settings.signing_key().encode(), subject.encode(), hashlib.sha256).hexdigest()[
-        :16
-    ]
+    return hmac.new(secret.encode(), subject.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+OUR_MESSAGE_ID = re.compile(r"<?(e\d+\.s\d+)\.(\d+)\.([0-9a-f]{16})@[^>\s]+>?")
+
+
+def delivery_id_from_message_id(settings: Settings, message_id: str) -> int | None:
+    """The delivery one of our digests' Message-IDs names, or None when it is not genuine (its
+    64-bit tag, `message_id_tag`, must verify under the current or the previous key)."""
+    found = OUR_MESSAGE_ID.fullmatch(message_id.strip())
+    if found is None:
+        return None
+    key, delivery, tag = found.group(1), int(found.group(2)), found.group(3)
+    keys = [k for k in (settings.signing_key(), settings.secret_key_previous) if k]
+    if any(hmac.compare_digest(_message_id_tag(k, key, delivery), tag) for k in keys):
+        return delivery
+    return None
 
 
 def _mail_signature(key: str, subject: str) -> str:

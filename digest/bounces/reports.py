@@ -40,7 +40,11 @@ from digest.bounces.relays import RelayEvent, ses_notification_events
 from digest.models import BounceKind
 from digest.readers.suppressions import normal_address
 from digest.settings import Settings
-from digest.tokens import delivery_id_from_verp, read_unsubscribe_mail_address
+from digest.tokens import (
+    delivery_id_from_message_id,
+    delivery_id_from_verp,
+    read_unsubscribe_mail_address,
+)
 
 log = logging.getLogger(__name__)
 
@@ -369,7 +373,28 @@ def _verp_delivery(
         delivery_id = delivery_id_from_verp(settings, address)
         if delivery_id is not None:
             return delivery_id
+    # A relay that rewrote the return path still quotes the original's signed Message-ID.
+    for message_id in _quoted_message_ids(message):
+        delivery_id = delivery_id_from_message_id(settings, message_id)
+        if delivery_id is not None:
+            return delivery_id
     return None
+
+
+def _quoted_message_ids(message: Message) -> list[str]:
+    """The Message-IDs of the original message a report quotes (headers or whole message)."""
+    found: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822":
+            payload = part.get_payload()
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+                found += [str(v) for v in payload[0].get_all("Message-ID", [])]
+        elif kind == "text/rfc822-headers":
+            body = part.get_payload(decode=True)
+            headers = message_from_bytes(body if isinstance(body, bytes) else b"")
+            found += [str(v) for v in headers.get_all("Message-ID", [])]
+    return found
 
 
 def _subject(message: Message) -> str:

@@ -48,7 +48,7 @@ from digest.models import (
 from digest.readers.erase import erase_subscriber, export_subscriber
 from digest.readers.suppressions import is_suppressed
 from digest.settings import Settings, load_settings
-from digest.tokens import verp_address
+from digest.tokens import message_id_tag, verp_address
 from tests.support.worker import WorkerProcess
 
 DATA = Path(__file__).parent / "data" / "bounces"
@@ -625,3 +625,45 @@ def test_an_ses_complaint_mailed_to_the_bounce_mailbox_unsubscribes(
     )
     assert subscriber.status == SubscriberStatus.COMPLAINED
     assert is_suppressed(session, "bea.m@example.com")
+
+
+def dsn_quoting(message_id: str, final_recipient: str) -> bytes:
+    """A DSN to the plain bounce address (the relay rewrote our return path) that quotes the
+    original's headers, as RFC 3464 reports do."""
+    return (
+        "From: MAILER-DAEMON@mx.example.net\r\n"
+        "To: bounces@bounces.news.example\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.net\r\n\r\n"
+        f"Final-Recipient: rfc822; {final_recipient}\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+        "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        f"Message-ID: {message_id}\r\nSubject: Morning digest\r\n\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
+def test_a_bounce_that_quotes_our_signed_message_id_names_its_delivery(
+    session: Session, town: Town, settings: Settings
+) -> None:
+    subscriber = reader(session, town, "grace@example.org")
+    segment = town.edition(session)
+    delivery = sent(session, segment, subscriber)
+    key = f"e{segment.edition_id}.s{segment.id}"
+    genuine = f"<{key}.{delivery.id}.{message_id_tag(settings, key, delivery.id)}@news.example>"
+    # The DSN names the forwarding address the mail ended up at, not the reader's own.
+    raw = dsn_quoting(genuine, "grace.old@forwarded.example")
+    [event] = process_report(session, settings, raw, "rewritten", NOW)
+    assert (event.kind, event.delivery_id, event.subscriber_id) == (
+        BounceKind.HARD,
+        delivery.id,
+        subscriber.id,
+    )
+    forged = f"<{key}.{delivery.id}.{'0' * 16}@news.example>"
+    [other] = process_report(session, settings, dsn_quoting(forged, "x@y.example"), "f", NOW)
+    assert other.delivery_id is None
