@@ -64,16 +64,14 @@ def main() -> None:
     from digest.curation.sections import Section
     from digest.render import links
     from digest.render.mime import Reader, personalize, segment_template
-    from digest.render.render import (
+    from digest.render.placeholders import (
         EMAIL,
         GREETING,
         PREFERENCES_URL,
         UNSUBSCRIBE_URL,
-        digest_context,
         email_html,
-        inline_css,
-        render_segment,
     )
+    from digest.render.render import digest_context, inline_css, render_segment
     from digest.render.templates import email_templates
     from digest.tokens import verp_address
     from tests.support import digests

@@ -35,7 +35,7 @@ from digest.i18n import (
 )
 from digest.models import Newsletter
 from digest.readers.welcome import first_edition
-from digest.render.render import breaking_section_title, breaking_subject
+from digest.render.subjects import breaking_section_title, breaking_subject
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2)}

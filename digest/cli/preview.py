@@ -14,7 +14,7 @@ from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.render.mime import Reader, compose, segment_template
-from digest.render.render import web_version_html
+from digest.render.placeholders import web_version_html
 from digest.sending.previews import preview_next_edition
 from digest.settings import get_settings
 

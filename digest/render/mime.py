@@ -23,19 +23,18 @@ from digest.errors import DigestError
 from digest.i18n import DEFAULT_LANGUAGE
 from digest.models import Newsletter
 from digest.render import links
-from digest.render.render import (
+from digest.render.placeholders import (
     CLICK_TAG,
     EMAIL,
     GREETING,
     PLACEHOLDERS,
     PREFERENCES_URL,
     UNSUBSCRIBE_URL,
-    RenderedEmail,
     email_html,
-    greeting,
-    language_of_newsletter,
 )
 from digest.render.senders import ADDRESS, parse_mailbox, sender_of
+from digest.render.transactional import RenderedEmail
+from digest.render.views import greeting, language_of_newsletter
 from digest.settings import Settings
 from digest.tokens import message_id_tag, verp_address
 

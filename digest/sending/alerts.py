@@ -37,7 +37,8 @@ from digest.models import (
     SubscriptionStatus,
 )
 from digest.readers.audiences import parse_audience
-from digest.render.render import breaking_section_title, breaking_subject, render_segment
+from digest.render.render import render_segment
+from digest.render.subjects import breaking_section_title, breaking_subject
 from digest.sending.delivery import start_sending
 from digest.settings import Settings
 

@@ -24,7 +24,7 @@ from digest.readers.suppressions import is_suppressed
 from digest.readers.welcome import first_edition
 from digest.render import links
 from digest.render.mime import Reader, compose, transactional_template
-from digest.render.render import render_transactional
+from digest.render.transactional import render_transactional
 from digest.sending.transport import SendResult, SendStatus, Transport
 from digest.settings import Settings
 

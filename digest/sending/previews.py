@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from digest.curation.curate import Curation, curate
 from digest.curation.schedules import slot_instant
 from digest.models import Community, Newsletter
-from digest.render.render import RenderedSegment, render_segment, web_version_html
+from digest.render.placeholders import web_version_html
+from digest.render.render import RenderedSegment, render_segment
 from digest.sending.slots import next_slot
 from digest.settings import Settings
 from digest.sponsors.choose import choose_slots

@@ -22,7 +22,7 @@ from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
 from digest.ingest import clicks as click_store
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
-from digest.render.render import web_version_html
+from digest.render.placeholders import web_version_html
 from digest.sending import delivery, editions, states, stats
 from digest.sending.previews import preview_next_edition
 from digest.sending.progress import controls, edition_progress

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest.i18n import translatable
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
-from digest.render.render import web_version_html
+from digest.render.placeholders import web_version_html
 from digest.web.context import WebContext, context
 from digest.web.languages import reader_language
 

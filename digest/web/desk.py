@@ -25,7 +25,7 @@ from digest.curation.picks import current_note
 from digest.curation.sections import SECTION_ORDER
 from digest.errors import DigestError
 from digest.models import Community, Edition, EditionStatus
-from digest.render.render import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
+from digest.render.placeholders import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
 from digest.sending import approval, pages, proofs, shaping
 from digest.web.admin import EDITION_POLICY, FRAMEABLE, admin_page
 from digest.web.auth import CheckedForm, current_user

@@ -6,7 +6,7 @@ import pytest
 
 from digest.ingest.parse import clean_text
 from digest.ingest.story_text import byline_name, plain_text
-from digest.render.render import greeting
+from digest.render.views import greeting
 
 
 @pytest.mark.parametrize(

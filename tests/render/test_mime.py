@@ -25,16 +25,9 @@ from digest.render.mime import (
     segment_template,
     transactional_template,
 )
-from digest.render.render import (
-    EMAIL,
-    GREETING,
-    PREFERENCES_URL,
-    UNSUBSCRIBE_URL,
-    RenderedSegment,
-    email_html,
-    render_segment,
-    render_transactional,
-)
+from digest.render.placeholders import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
+from digest.render.render import RenderedSegment, render_segment
+from digest.render.transactional import render_transactional
 from digest.settings import Settings
 from digest.tokens import (
     PREFERENCES,

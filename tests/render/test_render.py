@@ -13,25 +13,27 @@ import pytest
 
 from digest.curation.sections import TOP, Section
 from digest.errors import DigestError
-from digest.render.render import (
+from digest.render.placeholders import (
     EMAIL,
     GREETING,
-    HTML_BUDGET_BYTES,
     PLACEHOLDERS,
     PREFERENCES_URL,
-    STYLE_BUDGET_BYTES,
     UNSUBSCRIBE_URL,
-    RenderedSegment,
-    drop_lowest_ranked,
     email_html,
-    inline_css,
-    published_label,
-    render_segment,
-    render_transactional,
-    render_web_version,
     web_version_html,
 )
+from digest.render.render import (
+    HTML_BUDGET_BYTES,
+    STYLE_BUDGET_BYTES,
+    RenderedSegment,
+    drop_lowest_ranked,
+    inline_css,
+    render_segment,
+    render_web_version,
+)
 from digest.render.templates import EmailTemplateError, Templates, templates_dir
+from digest.render.transactional import render_transactional
+from digest.render.views import published_label
 from tests.support import digests
 from tests.support.http import FeedServer
 from tests.support.markup import runnable_markup

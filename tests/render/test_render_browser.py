@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from digest.curation.sections import Section
-from digest.render.render import render_segment, web_version_html
+from digest.render.placeholders import web_version_html
+from digest.render.render import render_segment
 from tests.support import digests
 from tests.support.browser import chromium, require_chromium, screenshot_dir
 

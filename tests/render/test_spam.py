@@ -8,7 +8,7 @@ import pytest
 
 from digest.curation.sections import Section
 from digest.render.mime import Reader, personalize, transactional_template
-from digest.render.render import render_transactional
+from digest.render.transactional import render_transactional
 from tests.support import digests
 from tests.support.spam import THRESHOLD, spam_score
 

@@ -7,7 +7,7 @@ import pytest
 from digest.curation.sections import LOCAL, TOP, Section
 from digest.curation.subjects import check_template
 from digest.errors import DigestError
-from digest.render.render import subject_and_preheader
+from digest.render.subjects import subject_and_preheader
 from tests.support import digests
 
 

@@ -9,7 +9,8 @@ from email.message import EmailMessage
 
 from digest.ingest.click_links import read_tag
 from digest.render.mime import Reader, personalize, segment_template
-from digest.render.render import CLICK_TAG, render_segment, web_version_html
+from digest.render.placeholders import CLICK_TAG, web_version_html
+from digest.render.render import render_segment
 from digest.settings import Settings
 from tests.support import digests
 

@@ -9,7 +9,8 @@ import pytest
 
 from digest.curation.sections import LOCAL, TOP
 from digest.render.mime import Reader, personalize, segment_template
-from digest.render.render import HTML_BUDGET_BYTES, email_html, render_segment
+from digest.render.placeholders import email_html
+from digest.render.render import HTML_BUDGET_BYTES, render_segment
 from digest.sponsors.slots import AFTER_TOP, BEFORE_FOOTER, PRESENTED_BY, SponsorSlot
 from tests.support import digests
 from tests.support.spam import spam_score

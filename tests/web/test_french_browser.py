@@ -26,7 +26,8 @@ from digest.readers.consent import Origin
 from digest.readers.signup import confirm, signup
 from digest.render.links import confirm_url, preferences_url, unsubscribe_url
 from digest.render.mime import Reader, compose, segment_template
-from digest.render.render import render_segment, web_version_html
+from digest.render.placeholders import web_version_html
+from digest.render.render import render_segment
 from digest.sending.notices import compose_notice
 from digest.settings import Settings, load_settings
 from digest.sponsors.slots import AFTER_TOP, SponsorSlot
