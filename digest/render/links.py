@@ -98,7 +98,8 @@ def web_version_url(
 # Tracked links (first-party click analytics, docs/analytics.md)
 
 # Left after every tracked link and filled per message by digest.render.mime with
-# `click_tag` (the send time, and the reader only with per-reader engagement), or removed.
+# `click_tag` (the send time, the delivery's pseudonym, and the reader only with per-reader
+# engagement), or removed.
 CLICK_TAG = "__DIGEST_CLICK_TAG__"
 
 
@@ -126,12 +127,20 @@ def tracked_url(
     return f"{settings.base_url}/r/{make_link_token(settings, link)}{CLICK_TAG}"
 
 
-def click_tag(settings: Settings, sent_at: datetime, subscriber_id: int | None) -> str:
-    """What replaces CLICK_TAG in one message; `subscriber_id` only for per-reader engagement."""
+def click_tag(
+    settings: Settings,
+    sent_at: datetime,
+    subscriber_id: int | None,
+    delivery_id: int | None = None,
+) -> str:
+    """What replaces CLICK_TAG in one message; `subscriber_id` only for per-reader engagement.
+
+    `delivery_id` (a digest message) adds the delivery's pseudonym, for unique clickers.
+    """
     if not settings.click_tracking:
         return ""
     reader = subscriber_id if settings.click_per_reader else None
-    return make_tag(settings, sent_at, reader)
+    return make_tag(settings, sent_at, reader, delivery_id)
 
 
 def with_utm(url: str, utm: str) -> str:

@@ -82,7 +82,7 @@ def test_the_editor_sees_campaigns_a_report_with_a_chart_and_the_csv(
     assert advertiser_link(committed) in page.text
     csv = client.get("/admin/sponsors/hardware-dec/report.csv")
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[1].endswith(",springfield,2,0,0.0000")
+    assert csv.text.splitlines()[1].endswith(",springfield,2,0,0,0,0.0000")
     assert client.get("/admin/sponsors/nothing-here").status_code == 404
 
 
