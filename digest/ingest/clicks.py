@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,15 +60,18 @@ def add_batch(session: Session, batch: dict[str, Any], now: datetime) -> bool:
     # A link stays valid after its edition, town or reader is gone: skip what names them,
     # so one such click can never block a batch (and every batch after it) for good.
     editions, towns, readers = _existing(session, batch)
-    by_town: dict[tuple[int, int], list[str]] = {}
+    by_link: dict[tuple[int, int, str], list[str]] = {}
     for row in batch["counts"]:
         edition, community, link_key, kind, item, url, last, buckets = row[:8]
         if edition in editions and community in towns:
             _upsert(session, edition, community, link_key, kind, item, url, last, buckets)
-            clickers = clickers_of(row)
-            if clickers:
-                _add_clickers(session, edition, community, link_key, clickers)
-                by_town.setdefault((edition, community), []).extend(clickers)
+            if clickers_of(row):
+                by_link[(edition, community, link_key)] = clickers_of(row)
+    if by_link:
+        _add_clickers(session, by_link)
+    by_town: dict[tuple[int, int], list[str]] = {}
+    for (edition, community, _link), clickers in by_link.items():
+        by_town.setdefault((edition, community), []).extend(clickers)
     for (edition, community), clickers in by_town.items():
         _add_town_clickers(session, edition, community, clickers, now)
     events = [
@@ -147,22 +150,25 @@ def _upsert(
     )
 
 
-def _add_clickers(
-    session: Session, edition: int, community: int, link_key: str, clickers: list[str]
-) -> None:
-    # The upsert above holds the row's lock until the commit, so this read-merge-write of its
-    # sketch cannot interleave with another batch's.
-    row = session.scalars(
-        select(LinkClicks)
-        .where(
-            LinkClicks.edition_id == edition,
-            LinkClicks.community_id == community,
-            LinkClicks.link_key == link_key,
-        )
+def _add_clickers(session: Session, by_link: dict[tuple[int, int, str], list[str]]) -> None:
+    """Merge each link's new pseudonyms into its sketch: one read and one write for the batch.
+
+    The upserts above hold the rows' locks until the commit, so this read-merge-write cannot
+    interleave with another batch's.
+    """
+    table = LinkClicks.__table__.c
+    keys = tuple_(table.edition_id, table.community_id, table.link_key)
+    rows = session.execute(
+        select(table.id, table.edition_id, table.community_id, table.link_key, table.unique_clicks)
+        .add_columns(table.clickers)
+        .where(keys.in_(list(by_link)))
         .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    row.unique_clicks, row.clickers = _merged(row.unique_clicks, row.clickers, clickers)
+    ).all()
+    changes = []
+    for row_id, edition, community, link_key, count, stored in rows:
+        merged, sketch = _merged(count, stored, by_link[(edition, community, link_key)])
+        changes.append({"id": row_id, "unique_clicks": merged, "clickers": sketch})
+    session.execute(update(LinkClicks), changes)
 
 
 def _add_town_clickers(

@@ -15,6 +15,7 @@ from digest.settings import Settings
 from digest.tokens import (
     CONFIRM,
     EMAIL_CHANGE,
+    KEEP,
     PREFERENCES,
     UNSUBSCRIBE,
     make_token,
@@ -73,6 +74,15 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     """`{base_url}/preferences/{token}`: the preferences centre (town, newsletters)."""
     token = make_token(settings, PREFERENCES, {"s": subscriber_id})
     return f"{settings.base_url}/preferences/{token}"
+
+
+def keep_url(settings: Settings, subscriber_id: int, newsletter_id: int, sent_at: datetime) -> str:
+    """`{base_url}/keep/{token}`: "keep me subscribed" in a re-engagement email (a year).
+
+    The token holds when the email was sent, so a scanner clicking on arrival is told apart.
+    """
+    payload = {"s": subscriber_id, "n": newsletter_id, "t": int(sent_at.timestamp())}
+    return f"{settings.base_url}/keep/{make_token(settings, KEEP, payload)}"
 
 
 def signup_url(settings: Settings) -> str:

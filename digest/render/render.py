@@ -79,7 +79,7 @@ STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 NOTE_BREAKS = re.compile(r"</p>|<br\s*/?>", re.I)  # paragraphs of the note's text part
 DOCTYPE = re.compile(r"^\s*<!DOCTYPE[^>]*>\s*", re.I)
 
-TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
+TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change", "reengage")
 
 
 @dataclass(frozen=True)
@@ -577,6 +577,7 @@ def render_transactional(settings: Settings, kind: str, context: dict[str, Any])
             "welcome": f"Welcome to {joined}",
             "unsubscribed": f"You have been unsubscribed from {joined}",
             "email_change": "Please confirm your new address",
+            "reengage": f"Do you still want {joined}?",
         }[kind],
         SUBJECT_LIMIT,
     )
