@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -69,8 +70,14 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: str, purpose: str, data: str) -> bytes:
-    message = f"digest.{purpose}:{data}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    mac = _keyed(key).copy()  # the key's pads are hashed once, not per message
+    mac.update(f"digest.{purpose}:{data}".encode())
+    return mac.digest()[:SIGNATURE_BYTES]
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(key: str) -> hmac.HMAC:
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
 
 
 def _keys(settings: Settings) -> list[str]:

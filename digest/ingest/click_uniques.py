@@ -10,7 +10,8 @@ per edition and reader. A `UniqueSketch` counts the distinct pseudonyms of an ag
   an estimate with a standard error of 1.04 / sqrt(4096), about 1.6%.
 
 So a row's storage is bounded (at most 4 KB) whatever the number of clicks, and sketches
-merge (a town's unique clickers are the union of its links').
+merge (a town's unique clickers are the union of its links'). `add_clickers` merges a click
+batch's pseudonyms into the stored sketches (`link_clicks`, `town_clickers`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from digest.models import LinkClicks, TownClickers
 
 EXACT_LIMIT = 256  # hashes kept exactly (8 bytes each: 2 KB at most)
 PRECISION = 12
@@ -104,3 +112,81 @@ class UniqueSketch:
         elif data[:1] == _EXACT and len(body) % 8 == 0:
             sketch._exact = {int.from_bytes(body[i : i + 8], "big") for i in range(0, len(body), 8)}
         return sketch
+
+
+# Stored sketches
+
+
+def add_clickers(
+    session: Session, by_link: dict[tuple[int, int, str], list[str]], now: datetime
+) -> None:
+    """Merge a batch's pseudonyms, per (edition, town, link), into the link's and the town's
+    sketches. The link rows must exist (the batch's counts were upserted first). Does not
+    commit."""
+    _add_link_clickers(session, by_link)
+    by_town: dict[tuple[int, int], list[str]] = {}
+    for (edition, community, _link), clickers in by_link.items():
+        by_town.setdefault((edition, community), []).extend(clickers)
+    for (edition, community), clickers in by_town.items():
+        _add_town_clickers(session, edition, community, clickers, now)
+
+
+def _add_link_clickers(session: Session, by_link: dict[tuple[int, int, str], list[str]]) -> None:
+    """Merge each link's new pseudonyms into its sketch: one read and one write for the batch.
+
+    The upserts above hold the rows' locks until the commit, so this read-merge-write cannot
+    interleave with another batch's.
+    """
+    table = LinkClicks.__table__.c
+    keys = tuple_(table.edition_id, table.community_id, table.link_key)
+    rows = session.execute(
+        select(table.id, table.edition_id, table.community_id, table.link_key, table.unique_clicks)
+        .add_columns(table.clickers)
+        .where(keys.in_(list(by_link)))
+        .with_for_update()
+    ).all()
+    changes = []
+    for row_id, edition, community, link_key, count, stored in rows:
+        merged, sketch = _merged(count, stored, by_link[(edition, community, link_key)])
+        changes.append({"id": row_id, "unique_clicks": merged, "clickers": sketch})
+    session.execute(update(LinkClicks), changes)
+
+
+def _add_town_clickers(
+    session: Session, edition: int, community: int, clickers: list[str], now: datetime
+) -> None:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(TownClickers)
+        .values(edition_id=edition, community_id=community, unique_clicks=0, last_click_at=now)
+        .on_conflict_do_nothing(index_elements=["edition_id", "community_id"])
+    )
+    row = session.scalars(
+        select(TownClickers)
+        .where(TownClickers.edition_id == edition, TownClickers.community_id == community)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    row.unique_clicks, row.clickers = _merged(row.unique_clicks, row.clickers, clickers)
+    row.last_click_at = max(row.last_click_at, now)
+
+
+def _merged(count: int, stored: bytes | None, clickers: list[str]) -> tuple[int, bytes | None]:
+    """The unique count and sketch once `clickers` are added.
+
+    A sketch dropped after the retention (count kept, sketch None) cannot be merged: the
+    batch's distinct clickers are added to the count (a reader clicking again that late may
+    count twice).
+    """
+    fresh = UniqueSketch()
+    fresh.add(clickers)
+    if stored is None and count > 0:
+        return count + fresh.count(), None
+    sketch = UniqueSketch.from_bytes(stored)
+    sketch.merge(fresh)
+    return sketch.count(), sketch.to_bytes()
+
+
+def is_estimate(sketch: bytes | None) -> bool:
+    """True when a stored sketch's count is a HyperLogLog estimate rather than exact."""
+    return sketch is not None and not UniqueSketch.from_bytes(sketch).exact

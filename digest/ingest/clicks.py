@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.ingest.click_buffer import BUCKETS, clickers_of
 from digest.ingest.click_links import STORY
-from digest.ingest.click_uniques import UniqueSketch
+from digest.ingest.click_uniques import add_clickers, is_estimate
 from digest.models import (
     ClickBatch,
     ClickEvent,
@@ -68,12 +68,7 @@ def add_batch(session: Session, batch: dict[str, Any], now: datetime) -> bool:
             if clickers_of(row):
                 by_link[(edition, community, link_key)] = clickers_of(row)
     if by_link:
-        _add_clickers(session, by_link)
-    by_town: dict[tuple[int, int], list[str]] = {}
-    for (edition, community, _link), clickers in by_link.items():
-        by_town.setdefault((edition, community), []).extend(clickers)
-    for (edition, community), clickers in by_town.items():
-        _add_town_clickers(session, edition, community, clickers, now)
+        add_clickers(session, by_link, now)
     events = [
         ClickEvent(
             edition_id=edition,
@@ -148,62 +143,6 @@ def _upsert(
             index_elements=["edition_id", "community_id", "link_key"], set_=update
         )
     )
-
-
-def _add_clickers(session: Session, by_link: dict[tuple[int, int, str], list[str]]) -> None:
-    """Merge each link's new pseudonyms into its sketch: one read and one write for the batch.
-
-    The upserts above hold the rows' locks until the commit, so this read-merge-write cannot
-    interleave with another batch's.
-    """
-    table = LinkClicks.__table__.c
-    keys = tuple_(table.edition_id, table.community_id, table.link_key)
-    rows = session.execute(
-        select(table.id, table.edition_id, table.community_id, table.link_key, table.unique_clicks)
-        .add_columns(table.clickers)
-        .where(keys.in_(list(by_link)))
-        .with_for_update()
-    ).all()
-    changes = []
-    for row_id, edition, community, link_key, count, stored in rows:
-        merged, sketch = _merged(count, stored, by_link[(edition, community, link_key)])
-        changes.append({"id": row_id, "unique_clicks": merged, "clickers": sketch})
-    session.execute(update(LinkClicks), changes)
-
-
-def _add_town_clickers(
-    session: Session, edition: int, community: int, clickers: list[str], now: datetime
-) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(TownClickers)
-        .values(edition_id=edition, community_id=community, unique_clicks=0, last_click_at=now)
-        .on_conflict_do_nothing(index_elements=["edition_id", "community_id"])
-    )
-    row = session.scalars(
-        select(TownClickers)
-        .where(TownClickers.edition_id == edition, TownClickers.community_id == community)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    row.unique_clicks, row.clickers = _merged(row.unique_clicks, row.clickers, clickers)
-    row.last_click_at = max(row.last_click_at, now)
-
-
-def _merged(count: int, stored: bytes | None, clickers: list[str]) -> tuple[int, bytes | None]:
-    """The unique count and sketch once `clickers` are added.
-
-    A sketch dropped after the retention (count kept, sketch None) cannot be merged: the
-    batch's distinct clickers are added to the count (a reader clicking again that late may
-    count twice).
-    """
-    fresh = UniqueSketch()
-    fresh.add(clickers)
-    if stored is None and count > 0:
-        return count + fresh.count(), None
-    sketch = UniqueSketch.from_bytes(stored)
-    sketch.merge(fresh)
-    return sketch.count(), sketch.to_bytes()
 
 
 def push_batch(redis: Any, batch: dict[str, Any]) -> None:
@@ -420,11 +359,6 @@ def _delivered_per_town(session: Session, edition_id: int) -> dict[int, int]:
     for town, count in [*session.execute(kept).tuples(), *session.execute(folded).tuples()]:
         delivered[town] = delivered.get(town, 0) + int(count)
     return delivered
-
-
-def is_estimate(sketch: bytes | None) -> bool:
-    """True when a stored sketch's count is a HyperLogLog estimate rather than exact."""
-    return sketch is not None and not UniqueSketch.from_bytes(sketch).exact
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def _kept(web: WebContext, request: Request, token: str, source: str) -> Respons
     )
 
 
-@router.api_route("/keep/{token}", methods=["GET", "HEAD"], response_class=Response)
+@router.get("/keep/{token}", summary="Keep me subscribed", response_class=Response)
+@router.head("/keep/{token}", include_in_schema=False, response_class=Response)
 def keep_page(token: Token, request: Request, web: Web) -> Response:
     """Keep the reader subscribed, unless the request looks like a link scanner's."""
     try:

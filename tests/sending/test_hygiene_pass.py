@@ -201,6 +201,8 @@ def test_lapsed_readers_get_one_email_then_leave_and_clickers_and_keepers_stay(
     assert "<form" in scanned.text
     kept = client.get(keep_path(text, settings), headers=BROWSER)
     assert "You stay subscribed" in kept.text
+    forged = keep_path(text, settings)[:-3] + "abc"
+    assert client.get(forged, headers=BROWSER).status_code == 400
 
     # Later passes: nobody is mailed twice for the same lapse.
     transport = open_transport(
