@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -141,95 +141,99 @@ def _latest(session: Session, *values: ColumnElement[Any]) -> ColumnElement[Any]
     return func.max(*values, type_=UTCDateTime())  # SQLite's max() of several values
 
 
-def _delivered_after(newsletter_id: int, after: ColumnElement[Any]) -> Any:
-    edition = aliased(Edition)  # its own: `after` may hold subqueries on editions too
-    return (
-        select(func.count(Delivery.id))
-        .join(edition, edition.id == Delivery.edition_id)
-        .where(
-            Delivery.subscriber_id == Subscription.subscriber_id,
-            edition.newsletter_id == newsletter_id,
-            Delivery.status == DeliveryStatus.SENT,
-            Delivery.sent_at > after,
-        )
-        .correlate(Subscription)
-        .scalar_subquery()
-    )
-
-
 def review(
     session: Session, settings: Settings, newsletter: Newsletter, now: datetime
 ) -> list[Lapse]:
-    """What a pass would do for the newsletter's readers now (reads only)."""
+    """What a pass would do for the newsletter's readers now (reads only).
+
+    Two set-based queries: each reader's last engagement (grouped, one join each for clicks and
+    consent), then their deliveries since then, counted in one pass over the window's
+    deliveries (bench/bench_hygiene.py).
+    """
     if refusal(settings) or not newsletter.hygiene:
         return []
-    floor = _floor(settings, newsletter, now)
-    clicked = aliased(Edition)
-    last_click = (
-        select(func.max(ClickEvent.clicked_at))
-        .join(clicked, clicked.id == ClickEvent.edition_id)
-        .where(
-            ClickEvent.subscriber_id == Subscription.subscriber_id,
-            clicked.newsletter_id == newsletter.id,
-        )
-        .correlate(Subscription)
-        .scalar_subquery()
-    )
-    last_consent = (
-        select(func.max(ConsentEvent.occurred_at))
-        .where(
-            ConsentEvent.subscriber_id == Subscription.subscriber_id,
-            ConsentEvent.action.in_(ENGAGING_CONSENT),
-            or_(ConsentEvent.newsletter_id == newsletter.id, ConsentEvent.newsletter_id.is_(None)),
-        )
-        .correlate(Subscription)
-        .scalar_subquery()
-    )
-    floor_value = literal(floor, UTCDateTime())
-    engaged = _latest(
-        session,
-        func.coalesce(Subscription.confirmed_at, Subscription.created_at),
-        floor_value,
-        func.coalesce(last_click, floor_value),
-        func.coalesce(last_consent, floor_value),
-    )
-    unclicked = _delivered_after(newsletter.id, engaged)
-    since_email = _delivered_after(
-        newsletter.id,
-        _latest(session, func.coalesce(Subscription.reengaged_at, floor_value), floor_value),
-    )
+    floor = literal(_floor(settings, newsletter, now), UTCDateTime())
+    engaged = _engagement(session, newsletter, floor).cte("engaged")
+    since_email = _latest(session, func.coalesce(engaged.c.reengaged_at, floor), floor)
+    edition = aliased(Edition)
     query = (
         select(
-            Subscription.id,
+            engaged.c.subscription_id,
+            engaged.c.subscriber_id,
+            engaged.c.email,
+            engaged.c.reengage_state,
+            engaged.c.reengaged_at,
+            engaged.c.engaged_at,
+            func.sum(case((Delivery.sent_at > engaged.c.engaged_at, 1), else_=0)),
+            func.sum(case((Delivery.sent_at > since_email, 1), else_=0)),
+        )
+        .select_from(engaged)
+        .join(Delivery, Delivery.subscriber_id == engaged.c.subscriber_id)
+        .join(edition, edition.id == Delivery.edition_id)
+        .where(
+            edition.newsletter_id == newsletter.id,
+            Delivery.status == DeliveryStatus.SENT,
+            Delivery.sent_at > floor,
+        )
+        .group_by(*engaged.c)
+        .order_by(engaged.c.subscription_id)
+    )
+    lapses = []
+    for sub_id, reader, email, state, mailed_at, last, count, after_email in session.execute(query):
+        step = _step(newsletter, state, mailed_at, last, int(count or 0), int(after_email or 0))
+        if step is not None:
+            editions = after_email if step == Step.REMOVE else count
+            lapses.append(Lapse(sub_id, reader, newsletter.id, email, step, int(editions or 0)))
+    return lapses
+
+
+def _engagement(session: Session, newsletter: Newsletter, floor: ColumnElement[Any]) -> Any:
+    """Each confirmed, active, countable reader's subscription and their last engagement."""
+    clicked = aliased(Edition)
+    clicks = (
+        select(ClickEvent.subscriber_id, func.max(ClickEvent.clicked_at).label("at"))
+        .join(clicked, clicked.id == ClickEvent.edition_id)
+        .where(clicked.newsletter_id == newsletter.id, ClickEvent.clicked_at > floor)
+        .group_by(ClickEvent.subscriber_id)
+        .subquery()
+    )
+    consent = (
+        select(ConsentEvent.subscriber_id, func.max(ConsentEvent.occurred_at).label("at"))
+        .where(
+            ConsentEvent.action.in_(ENGAGING_CONSENT),
+            or_(ConsentEvent.newsletter_id == newsletter.id, ConsentEvent.newsletter_id.is_(None)),
+            ConsentEvent.occurred_at > floor,
+        )
+        .group_by(ConsentEvent.subscriber_id)
+        .subquery()
+    )
+    engaged_at = _latest(
+        session,
+        func.coalesce(Subscription.confirmed_at, Subscription.created_at),
+        floor,
+        func.coalesce(clicks.c.at, floor),
+        func.coalesce(consent.c.at, floor),
+    )
+    return (
+        select(
+            Subscription.id.label("subscription_id"),
             Subscription.subscriber_id,
             Subscriber.email,
             Subscription.reengage_state,
             Subscription.reengaged_at,
-            engaged,
-            unclicked,
-            since_email,
+            engaged_at.label("engaged_at"),
         )
         .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .outerjoin(clicks, clicks.c.subscriber_id == Subscription.subscriber_id)
+        .outerjoin(consent, consent.c.subscriber_id == Subscription.subscriber_id)
         .where(
             Subscription.newsletter_id == newsletter.id,
             Subscription.status == SubscriptionStatus.CONFIRMED,
             Subscriber.status == SubscriberStatus.ACTIVE,
             Subscriber.click_opt_out.is_(False),
             Subscriber.email.is_not(None),
-            or_(
-                Subscription.reengage_state.is_not(None),
-                unclicked >= newsletter.hygiene_after_editions,
-            ),
         )
-        .order_by(Subscription.id)
     )
-    lapses = []
-    for sub_id, reader, email, state, mailed_at, last, count, after_email in session.execute(query):
-        step = _step(newsletter, state, mailed_at, last, count, after_email)
-        if step is not None:
-            editions = after_email if step == Step.REMOVE else count
-            lapses.append(Lapse(sub_id, reader, newsletter.id, email, step, int(editions)))
-    return lapses
 
 
 def _floor(settings: Settings, newsletter: Newsletter, now: datetime) -> datetime:
