@@ -194,7 +194,7 @@ def send_welcome(self: Any, subscriber_id: int) -> str:
     return _send_notice(self, "welcome", subscriber_id)
 
 
-@app.task(name="digest.hygiene_pass")
+@app.task(name="digest.hygiene_pass", **ON_BLIPS)
 def hygiene_pass() -> dict[str, int]:
     """List hygiene (once a day): re-engagement emails to lapsed readers, removals after the
     grace. Safe to rerun: each lapse is claimed before its email, so none is mailed twice."""

@@ -169,3 +169,20 @@ def test_sketches_go_after_the_retention_and_their_counts_stay(session: Session)
     _add(session, buffer)
     session.refresh(row)
     assert (row.unique_clicks, row.clickers) == (3, None)
+
+
+def test_a_burst_straddling_a_flush_corrects_the_next_batch() -> None:
+    buffer = ClickBuffer(burst_links=3)
+    urls = ("https://news.example/a", "https://news.example/b", "https://news.example/c")
+    links = [TrackedLink(1, 2, STORY, None, url) for url in urls]
+    buffer.record(links[0], HUMAN, NOW, "gateway", clicker="scanned")
+    buffer.record(links[1], HUMAN, NOW + timedelta(milliseconds=100), "gateway", clicker="scanned")
+    first = buffer.take(NOW)
+    assert first is not None
+    at = NOW + timedelta(milliseconds=200)
+    assert buffer.record(links[2], HUMAN, at, "gateway", clicker="scanned") == "scanner_burst"
+    second = buffer.take(at)
+    assert second is not None
+    corrections = {row[5]: (row[7], row[8]) for row in second["counts"]}
+    assert corrections[urls[0]] == ({HUMAN: -1, "scanner_burst": 1}, [])
+    assert corrections[urls[2]] == ({"scanner_burst": 1}, [])

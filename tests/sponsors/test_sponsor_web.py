@@ -97,7 +97,7 @@ def test_the_advertisers_link_shows_the_report_without_login(
     assert "<svg" in page.text
     assert "noindex" in page.headers["x-robots-tag"]
     assert "<form" not in page.text  # read-only: nothing to press
-    assert "<th scope=\"col\" class=\"num\">Unique clicks</th>" in page.text
+    assert '<th scope="col" class="num">Unique clicks</th>' in page.text
     assert "the click rate is unique clicks per impression" in page.text
     csv = client.get(f"{link}/report.csv")
     assert csv.status_code == 200
