@@ -6,10 +6,13 @@ with --redis-url, Redis as the click buffer (the list the `flush_clicks` task dr
 --rate requests per second for --duration seconds on an open loop (each request leaves on
 schedule whether or not earlier ones have answered) after --warmup seconds at the same rate
 that are not counted, over --links different tracked links, each request from a different
-reader (user agent) so none is taken for a scanner. Then stops the server (its shutdown
-flush), adds the buffered batches to the database as the task does, and checks that every
-click sent was counted. Prints one JSON object: requests, errors, achieved rate, latency
-percentiles in milliseconds, server CPU per request, and clicks counted vs sent.
+client (user agent) so none is taken for a scanner, with the tags of --readers different
+deliveries (request i is reader i mod --readers: readers click again, so unique clicks are
+fewer than clicks). Then stops the server (its shutdown flush), adds the buffered batches to
+the database as the task does (timed), and checks that every click sent was counted and that
+unique clicks match the distinct (link, reader) pairs sent. Prints one JSON object: requests,
+errors, achieved rate, latency percentiles in milliseconds, server CPU per request, clicks
+counted vs sent, unique clicks counted vs expected, and the time the task took to add them.
 Only 127.0.0.1 is contacted.
 
     .venv/bin/python bench/bench_redirect.py --rate 1000 --duration 30 \
@@ -41,8 +44,9 @@ CONNECTIONS = 64
 SECRET = "bench-secret-key-not-for-production"
 
 
-def prepare(url: str, base_url: str, links: int) -> tuple[int, list[str]]:
-    """A scratch database with one edition; returns its id and the paths of `links` links."""
+def prepare(url: str, base_url: str, links: int, readers: int) -> tuple[list[str], list[str]]:
+    """A scratch database with one edition; returns the paths of `links` links (no tag) and
+    the tags of `readers` deliveries."""
     from digest.db import make_engine, make_session_factory
     from digest.models import Base, Community, Edition, EditionStatus, Newsletter
     from digest.render.links import CLICK_TAG, click_tag, tracked_url
@@ -64,17 +68,24 @@ def prepare(url: str, base_url: str, links: int) -> tuple[int, list[str]]:
         ids = (edition.id, town.id)
     engine.dispose()
     settings = load_settings(env="test", secret_key=SECRET, base_url=base_url)
-    tag = click_tag(settings, datetime(2026, 12, 2, 6, tzinfo=UTC), None)  # sent hours ago
+    sent = datetime(2026, 12, 2, 6, tzinfo=UTC)  # hours ago: no click is a scanner's
+    tags = [click_tag(settings, sent, None, delivery) for delivery in range(1, readers + 1)]
     paths = []
     for i in range(links):
         target = f"https://news.example/2026/12/02/story-{i}?utm_source=digest"
         url = tracked_url(settings, target, ids[0], ids[1], "story", i + 1)
-        paths.append(url.replace(CLICK_TAG, tag).removeprefix(base_url))
-    return ids[0], paths
+        paths.append(url.replace(CLICK_TAG, "").removeprefix(base_url))
+    return paths, tags
+
+
+def expected_uniques(sent: int, links: int, readers: int) -> tuple[int, int]:
+    """Distinct (link, reader) pairs and distinct readers among the first `sent` requests."""
+    pairs = {(i % links, i % readers) for i in range(sent)}
+    return len(pairs), len({reader for _link, reader in pairs})
 
 
 async def run_load(
-    port: int, paths: list[str], rate: float, duration: float, warmup: float
+    port: int, paths: list[str], tags: list[str], rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
     """Open loop as in bench_signup: request i is due at start + i/rate, and its latency
     counts from that moment (no coordinated omission)."""
@@ -85,7 +96,7 @@ async def run_load(
     statuses: dict[str, int] = {}
 
     def request(index: int) -> bytes:
-        path = paths[index % len(paths)]
+        path = paths[index % len(paths)] + tags[index % len(tags)]
         return (
             f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             f"User-Agent: Mozilla/5.0 (bench reader {index})\r\n\r\n"
@@ -143,26 +154,38 @@ async def run_load(
     }
 
 
-def counted_clicks(database_url: str, redis_url: str | None) -> int:
-    """Drain what the server left in Redis (as `flush_clicks` does), then sum the counts."""
+def counted_clicks(database_url: str, redis_url: str | None) -> dict[str, Any]:
+    """Drain what the server left in Redis (as `flush_clicks` does, timed), then sum the
+    counts: clicks, unique clicks per link, and the town's unique clickers."""
     from sqlalchemy import func, select
 
     from digest.db import make_engine, make_session_factory
     from digest.ingest.clicks import drain_redis
-    from digest.models import LinkClicks
+    from digest.models import LinkClicks, TownClickers
 
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
+    batches, drain_s = 0, 0.0
     if redis_url:
         import redis
 
         client = redis.Redis.from_url(redis_url)
-        drain_redis(sessions, client, lambda: datetime.now(UTC), limit=100_000)
+        began = time.perf_counter()
+        batches = drain_redis(sessions, client, lambda: datetime.now(UTC), limit=100_000)
+        drain_s = time.perf_counter() - began
         client.close()
     with sessions() as session:
-        total = session.scalar(select(func.coalesce(func.sum(LinkClicks.clicks), 0)))
+        clicks = session.scalar(select(func.coalesce(func.sum(LinkClicks.clicks), 0)))
+        uniques = session.scalar(select(func.coalesce(func.sum(LinkClicks.unique_clicks), 0)))
+        town = session.scalar(select(func.coalesce(func.sum(TownClickers.unique_clicks), 0)))
     engine.dispose()
-    return int(total or 0)
+    return {
+        "clicks": int(clicks or 0),
+        "unique_clicks": int(uniques or 0),
+        "town_unique_clickers": int(town or 0),
+        "batches_drained": batches,
+        "drain_s": round(drain_s, 2),
+    }
 
 
 def main() -> None:
@@ -172,6 +195,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--warmup", type=float, default=3, help="seconds of load not counted")
     parser.add_argument("--links", type=int, default=200, help="different tracked links")
+    parser.add_argument("--readers", type=int, default=5000, help="different deliveries' tags")
     parser.add_argument("--database-url", help="a scratch database (default: SQLite in a temp dir)")
     parser.add_argument("--redis-url", help="Redis as the click buffer (default: none)")
     args = parser.parse_args()
@@ -180,7 +204,7 @@ def main() -> None:
     database_url = args.database_url or f"sqlite:///{scratch / 'bench.db'}"
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    _edition, paths = prepare(database_url, base_url, args.links)
+    paths, tags = prepare(database_url, base_url, args.links, args.readers)
     if args.redis_url:
         import redis
 
@@ -197,12 +221,14 @@ def main() -> None:
     server = start_server(env, port, args.workers, scratch / "web.log")
     try:
         cpu_before = cpu_seconds(server.pid)
-        result = asyncio.run(run_load(port, paths, args.rate, args.duration, args.warmup))
+        load = run_load(port, paths, tags, args.rate, args.duration, args.warmup)
+        result = asyncio.run(load)
         server_cpu = cpu_seconds(server.pid) - cpu_before
     finally:
         server.terminate()  # a graceful stop: the last counts are flushed on the way out
         server.wait(timeout=30)
     counted = counted_clicks(database_url, args.redis_url)
+    pairs, readers = expected_uniques(result["sent_with_warmup"], args.links, args.readers)
     result.update(
         {
             "benchmark": "click_redirect",
@@ -211,8 +237,14 @@ def main() -> None:
             "uvicorn_workers": args.workers,
             "server_cpu_ms_per_request": round(server_cpu * 1000 / result["sent_with_warmup"], 3),
             "clicks_sent": result["sent_with_warmup"],
-            "clicks_counted": counted,
-            "none_lost": counted == result["statuses"].get("302", 0),
+            "clicks_counted": counted["clicks"],
+            "none_lost": counted["clicks"] == result["statuses"].get("302", 0),
+            "unique_clicks_expected": pairs,
+            "unique_clicks_counted": counted["unique_clicks"],
+            "town_unique_clickers_expected": readers,
+            "town_unique_clickers_counted": counted["town_unique_clickers"],
+            "batches_drained": counted["batches_drained"],
+            "drain_s": counted["drain_s"],
             **environment(),
             "p99_under_50ms": result["latency_ms"]["p99"] < 50,
         }

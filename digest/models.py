@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -99,6 +100,7 @@ class ConsentAction(enum.StrEnum):
     ERASE = "erase"
     SUPPRESS = "suppress"  # an operator put the address on the suppression list
     UNSUPPRESS = "unsuppress"  # an operator lifted its suppression, with a reason
+    KEEP = "keep"  # the reader asked to stay subscribed, from a re-engagement email
 
 
 class EditionStatus(enum.StrEnum):
@@ -264,6 +266,13 @@ class Newsletter(Base):
     weights: Mapped[dict[str, Any]] = mapped_column(default=dict)
     subject_template: Mapped[str] = mapped_column(String(200), default="")
     preheader_template: Mapped[str] = mapped_column(String(200), default="")
+    # List hygiene (docs/readers.md): off by default. A reader with no click in
+    # `hygiene_after_editions` editions delivered since `hygiene_since` (when it was turned on)
+    # gets one re-engagement email, and is unsubscribed `hygiene_grace_editions` later.
+    hygiene: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    hygiene_after_editions: Mapped[int] = mapped_column(default=10, server_default="10")
+    hygiene_grace_editions: Mapped[int] = mapped_column(default=3, server_default="3")
+    hygiene_since: Mapped[datetime | None]
 
 
 def _email_hash_default(context: Any) -> str | None:
@@ -351,6 +360,11 @@ class Subscription(Base):
     # Which segment of an edition the reader gets, derived from their choices by
     # digest.readers.audiences ("" = the town's plain edition): one render per audience.
     audience: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    # List hygiene: "mailing" while the re-engagement email of the reader's current lapse is
+    # being sent (claimed before the send, so a crash never mails twice), "mailed" once the
+    # relay took it; `reengaged_at` is when. None: no lapse under way.
+    reengage_state: Mapped[str | None] = mapped_column(String(16))
+    reengaged_at: Mapped[datetime | None]
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     newsletter: Mapped[Newsletter] = relationship()
@@ -587,6 +601,24 @@ class LinkClicks(Base):
     scanner_early: Mapped[int] = mapped_column(default=0)
     scanner_agent: Mapped[int] = mapped_column(default=0)
     scanner_burst: Mapped[int] = mapped_column(default=0)
+    last_click_at: Mapped[datetime] = mapped_column(index=True)
+    # Distinct delivery pseudonyms among `clicks` (digest.ingest.click_uniques): exact up to 256,
+    # then an estimate; `clickers` is their sketch, dropped after the click event retention.
+    unique_clicks: Mapped[int] = mapped_column(default=0, server_default="0")
+    clickers: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class TownClickers(Base):
+    """Unique clickers of one edition in one town, any link: the union of its links' sketches."""
+
+    __tablename__ = "town_clickers"
+    __table_args__ = (UniqueConstraint("edition_id", "community_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id", ondelete="CASCADE"))
+    unique_clicks: Mapped[int] = mapped_column(default=0)
+    clickers: Mapped[bytes | None] = mapped_column(LargeBinary)
     last_click_at: Mapped[datetime] = mapped_column(index=True)
 
 

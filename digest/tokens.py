@@ -32,6 +32,7 @@ PREFERENCES = "preferences"
 EMAIL_CHANGE = "email_change"
 BOUNCE = "bounce"
 SPONSOR_REPORT = "sponsor-report"
+KEEP = "keep"  # "keep me subscribed", from a re-engagement email
 
 DAY = 24 * 3600
 # How long each kind of token is honoured (seconds); None means no expiry.
@@ -42,6 +43,7 @@ MAX_AGE: dict[str, int | None] = {
     EMAIL_CHANGE: 2 * DAY,  # a new address is confirmed soon, or asked for again
     BOUNCE: 90 * DAY,
     SPONSOR_REPORT: 365 * DAY,  # an advertiser's read-only report link, sent by the publisher
+    KEEP: 365 * DAY,  # outlives the grace: a late click still says "keep me" (or how to rejoin)
 }
 
 

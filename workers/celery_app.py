@@ -43,6 +43,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
         "purge-history": {"task": "digest.purge_history", "schedule": 3600.0},
         "flush-clicks": {"task": "digest.flush_clicks", "schedule": 10.0},
         "rank-clicks": {"task": "digest.rank_clicks", "schedule": 900.0},
+        "hygiene-pass": {"task": "digest.hygiene_pass", "schedule": 86400.0},
     }
 
 

@@ -22,6 +22,7 @@ from digest.sending.approval import dispatch_held
 from digest.sending.blips import TRANSIENT
 from digest.sending.editions import dispatch_due
 from digest.sending.notices import send_notice
+from digest.sending.reengagement import run_pass
 from digest.sending.retention import purge_old_deliveries
 from digest.sending.sweep import sweep
 from digest.sending.transport import open_transport
@@ -191,6 +192,19 @@ def send_email_change(self: Any, subscriber_id: int, new_address: str) -> str:
 def send_welcome(self: Any, subscriber_id: int) -> str:
     """Email the reader their welcome once they have confirmed."""
     return _send_notice(self, "welcome", subscriber_id)
+
+
+@app.task(name="digest.hygiene_pass", **ON_BLIPS)
+def hygiene_pass() -> dict[str, int]:
+    """List hygiene (once a day): re-engagement emails to lapsed readers, removals after the
+    grace. Safe to rerun: each lapse is claimed before its email, so none is mailed twice."""
+    settings = get_settings()
+    transport = open_transport(settings)  # connects only if there is something to send
+    try:
+        report = run_pass(session_factory(), settings, transport, SYSTEM_CLOCK.now())
+    finally:
+        transport.close()
+    return report.counts()
 
 
 # --- Feeds ----------------------------------------------------------------------------------

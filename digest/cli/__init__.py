@@ -33,6 +33,7 @@ from digest.cli import alerts  # noqa: F401  isort: skip
 from digest.cli import service  # noqa: F401  isort: skip
 from digest.cli import sponsors  # noqa: F401  isort: skip
 from digest.cli import users  # noqa: F401  isort: skip
+from digest.cli import hygiene  # noqa: F401  isort: skip
 
 
 def _version(value: bool) -> None:

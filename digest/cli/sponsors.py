@@ -73,8 +73,8 @@ def sponsors_report(
         bool, typer.Option("--csv", help="Print CSV: one line per edition and town.")
     ] = False,
 ) -> None:
-    """A campaign's editions, delivered impressions and clicks per town, and the advertiser's
-    read-only link."""
+    """A campaign's editions, delivered impressions, clicks and unique clicks per town, and the
+    advertiser's read-only link (click rate: unique clicks per impression)."""
     settings = get_settings()
     with open_session() as session, session.begin():
         found = get_campaign(session, campaign)
@@ -84,19 +84,13 @@ def sponsors_report(
         typer.echo(reports.report_csv(report), nl=False)
         return
     clicks = "clicks" if report.clicks_counted else "clicks (not counted yet)"
-    towns = Table("town", "editions", "impressions", clicks, "click rate", title="Per town")
+    columns = ("editions", "impressions", clicks, "unique clicks", "click rate")
+    towns = Table("town", *columns, title="Per town")
     for total in [*report.towns, report.total]:
-        towns.add_row(
-            total.label,
-            str(total.editions),
-            str(total.impressions),
-            str(total.clicks) if report.clicks_counted else "-",
-            f"{total.click_rate:.2%}" if report.clicks_counted else "-",
-        )
-    days = Table("date", "editions", "impressions", clicks, title="Over time")
+        towns.add_row(total.label, *_figures(report, total))
+    days = Table("date", *columns, title="Over time")
     for total in report.days:
-        shown = str(total.clicks) if report.clicks_counted else "-"
-        days.add_row(total.label, str(total.editions), str(total.impressions), shown)
+        days.add_row(total.label, *_figures(report, total))
     console.print(
         f"{report.slug}: {report.sponsor}, {report.position}, "
         f"{report.starts_on} to {report.ends_on}" + (" (cancelled)" if report.cancelled else ""),
@@ -104,7 +98,20 @@ def sponsors_report(
     )
     console.print(towns)
     console.print(days)
+    if report.estimated:
+        console.print("≈: an estimate (more than 256 unique clicks on a link; about 1.6% error)")
     console.print(f"advertiser's link (read-only, valid a year): {link}", highlight=False)
+
+
+def _figures(report: reports.CampaignReport, total: reports.Total) -> tuple[str, ...]:
+    counted = report.clicks_counted
+    return (
+        str(total.editions),
+        str(total.impressions),
+        str(total.clicks) if counted else "-",
+        ("≈" if total.estimated else "") + str(total.unique_clicks) if counted else "-",
+        f"{total.click_rate:.2%}" if counted else "-",
+    )
 
 
 @campaigns_app.command("book")

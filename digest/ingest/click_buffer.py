@@ -86,17 +86,26 @@ class _Counts:
     url: str
     last_at: datetime
     buckets: dict[str, int] = field(default_factory=dict)
+    clickers: set[str] = field(default_factory=set)  # pseudonyms of the HUMAN clicks
 
 
 @dataclass
 class _Burst:
     started: float
     links: list[tuple[int, int, str]] = field(default_factory=list)  # counted as HUMAN so far
+    seen: dict[tuple[int, int, str], tuple[TrackedLink, str | None]] = field(
+        default_factory=dict
+    )  # each link and the pseudonym it was clicked with
     tripped: bool = False
 
 
 # (edition id, community id, link key)
 CountKey = tuple[int, int, str]
+
+
+def clickers_of(row: list[Any]) -> list[str]:
+    """The pseudonyms of a batch's count row (none in a batch from before unique clickers)."""
+    return list(row[8]) if len(row) > 8 else []
 
 
 class ClickBuffer:
@@ -116,22 +125,32 @@ class ClickBuffer:
         now: datetime,
         client: str,
         subscriber_id: int | None = None,
+        clicker: str | None = None,
     ) -> str:
-        """Count one request; returns its bucket (BURST once the client clicked too many)."""
+        """Count one request; returns its bucket (BURST once the client clicked too many).
+
+        `clicker` is the message's delivery pseudonym: a HUMAN click adds it to the link's
+        unique clickers.
+        """
         key = (link.edition_id, link.community_id, link.key)
         with self._lock:
             if bucket == HUMAN:
-                bucket = self._burst_check(client, key, now.timestamp())
+                bucket = self._burst_check(client, key, link, now, clicker)
             counts = self._counts.get(key)
             if counts is None:
                 counts = self._counts[key] = _Counts(link.kind, link.item_id, link.url, now)
             counts.buckets[bucket] = counts.buckets.get(bucket, 0) + 1
             counts.last_at = max(counts.last_at, now)
+            if bucket == HUMAN and clicker is not None:
+                counts.clickers.add(clicker)
             if bucket == HUMAN and subscriber_id is not None:
                 self._events.append([*key, subscriber_id, now.isoformat()])
         return bucket
 
-    def _burst_check(self, client: str, key: CountKey, at: float) -> str:
+    def _burst_check(
+        self, client: str, key: CountKey, link: TrackedLink, now: datetime, clicker: str | None
+    ) -> str:
+        at = now.timestamp()
         burst = self._bursts.get(client)
         if burst is None or at - burst.started > 1.0:
             burst = self._bursts[client] = _Burst(started=at)
@@ -139,14 +158,22 @@ class ClickBuffer:
             return BURST
         if key not in burst.links:
             burst.links.append(key)
+            burst.seen[key] = (link, clicker)
         if len(burst.links) < self.burst_links:
             return HUMAN
         # Every link in one second: this client's earlier clicks were a scanner's too. The
-        # correction may reach a batch already flushed; counts add up as signed increments.
+        # correction may reach a batch already flushed; counts add up as signed increments
+        # (a pseudonym already flushed stays counted: a sketch cannot take one back).
         burst.tripped = True
         for earlier in burst.links[:-1]:
-            self._counts[earlier].buckets[HUMAN] = self._counts[earlier].buckets.get(HUMAN, 0) - 1
-            self._counts[earlier].buckets[BURST] = self._counts[earlier].buckets.get(BURST, 0) + 1
+            seen, seen_clicker = burst.seen[earlier]
+            counts = self._counts.get(earlier)
+            if counts is None:  # flushed since: the correction goes in the next batch
+                counts = self._counts[earlier] = _Counts(seen.kind, seen.item_id, seen.url, now)
+            counts.buckets[HUMAN] = counts.buckets.get(HUMAN, 0) - 1
+            counts.buckets[BURST] = counts.buckets.get(BURST, 0) + 1
+            if seen_clicker is not None:
+                counts.clickers.discard(seen_clicker)
         return BURST
 
     def take(self, now: datetime) -> dict[str, Any] | None:
@@ -157,7 +184,7 @@ class ClickBuffer:
             cutoff = now.timestamp() - 2.0
             self._bursts = {k: b for k, b in self._bursts.items() if b.started >= cutoff}
         rows = [
-            [*key, c.kind, c.item_id, c.url, c.last_at.isoformat(), c.buckets]
+            [*key, c.kind, c.item_id, c.url, c.last_at.isoformat(), c.buckets, sorted(c.clickers)]
             for key, c in counts.items()
         ]
         if not rows and not events:
@@ -167,7 +194,8 @@ class ClickBuffer:
     def put_back(self, batch: dict[str, Any]) -> None:
         """Return a batch that could not be flushed, so the next flush carries it."""
         with self._lock:
-            for edition, community, link_key, kind, item, url, last, buckets in batch["counts"]:
+            for row in batch["counts"]:
+                edition, community, link_key, kind, item, url, last, buckets = row[:8]
                 key = (edition, community, link_key)
                 counts = self._counts.get(key)
                 if counts is None:
@@ -175,4 +203,5 @@ class ClickBuffer:
                     counts = self._counts[key] = _Counts(kind, item, url, last_at)
                 for bucket, value in buckets.items():
                     counts.buckets[bucket] = counts.buckets.get(bucket, 0) + value
+                counts.clickers.update(clickers_of(row))
             self._events.extend(batch["events"])

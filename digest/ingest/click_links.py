@@ -7,14 +7,18 @@ no database to read it, and a token that does not verify names no target at all,
 route can never be an open redirect.
 
 The tag after `~` is written per message by `digest.render.mime`: `tSENT` (when the message
-was sent, base 36 seconds, to recognise scanners that click on arrival) and, only with
-per-reader engagement on and the reader not opted out, `.rREADER.SIG` (signed reader id).
+was sent, base 36 seconds, to recognise scanners that click on arrival); for a delivered digest,
+`.uCLICKER.SIG`, a keyed pseudonym of the delivery (one edition to one reader) that lets the
+counts tell unique clickers apart without naming anyone (`digest.ingest.click_uniques`); and,
+only with per-reader engagement on and the reader not opted out, `.rREADER.SIG` (signed reader
+id).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -49,10 +53,12 @@ class TrackedLink:
 
 @dataclass(frozen=True)
 class MessageTag:
-    """The per-message part of a link: when it was sent, and whose it is (per-reader only)."""
+    """The per-message part of a link: when it was sent, its delivery's pseudonym (`clicker`),
+    and whose it is (per-reader only)."""
 
     sent_at: datetime | None = None
     subscriber_id: int | None = None
+    clicker: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -64,8 +70,14 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(key: str, purpose: str, data: str) -> bytes:
-    message = f"digest.{purpose}:{data}".encode()
-    return hmac.new(key.encode(), message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+    mac = _keyed(key).copy()  # the key's pads are hashed once, not per message
+    mac.update(f"digest.{purpose}:{data}".encode())
+    return mac.digest()[:SIGNATURE_BYTES]
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed(key: str) -> hmac.HMAC:
+    return hmac.new(key.encode(), digestmod=hashlib.sha256)
 
 
 def _keys(settings: Settings) -> list[str]:
@@ -107,17 +119,38 @@ def read_link_token(settings: Settings, token: str) -> TrackedLink | None:
     return TrackedLink(edition, community, kind, item if isinstance(item, int) else None, url)
 
 
-def make_tag(settings: Settings, sent_at: datetime, subscriber_id: int | None = None) -> str:
-    """`~tSENT` or, per reader, `~tSENT.rID.SIG`: the suffix `digest.render.mime` splices."""
+def make_tag(
+    settings: Settings,
+    sent_at: datetime,
+    subscriber_id: int | None = None,
+    delivery_id: int | None = None,
+) -> str:
+    """`~tSENT[.uCLICKER.SIG][.rID.SIG]`: the suffix `digest.render.mime` splices per message.
+
+    The clicker part needs the delivery (a digest message); the reader part, per-reader mode.
+    """
     tag = f"t{_base36(int(sent_at.timestamp()))}"
+    if delivery_id is not None:
+        clicker = clicker_of(settings, delivery_id)
+        tag += f".u{clicker}.{_b64(_mac(settings.signing_key(), 'click-clicker', clicker))}"
     if subscriber_id is not None:
         reader = f"r{subscriber_id}"
         tag += f".{reader}.{_b64(_mac(settings.signing_key(), 'click-reader', reader))}"
     return TAG_SEPARATOR + tag
 
 
+def clicker_of(settings: Settings, delivery_id: int) -> str:
+    """The delivery's pseudonym: 64 bits of HMAC of its id, so one per edition and reader.
+
+    It names no reader: linking it back needs DIGEST_SECRET_KEY and the delivery rows, which
+    are purged after DIGEST_DELIVERY_RETENTION_DAYS; and it differs in every edition.
+    """
+    return _b64(_mac(settings.signing_key(), "click-unique", f"d{delivery_id}")[:8])
+
+
 def read_tag(settings: Settings, tag: str) -> MessageTag:
-    """The tag's send time and reader; a malformed or forged part is ignored, never an error."""
+    """The tag's send time, clicker and reader; a malformed or forged part is ignored, never an
+    error."""
     parts = tag.split(".")
     sent_at = None
     if parts[0].startswith("t"):
@@ -125,11 +158,15 @@ def read_tag(settings: Settings, tag: str) -> MessageTag:
             sent_at = datetime.fromtimestamp(int(parts[0][1:], 36), UTC)
         except (ValueError, OverflowError, OSError):
             sent_at = None
-    reader = None
-    well_formed = len(parts) == 3 and parts[1][:1] == "r" and parts[1][1:].isdigit()
-    if well_formed and _verified(settings, "click-reader", parts[1], parts[2]):
-        reader = int(parts[1][1:])
-    return MessageTag(sent_at, reader)
+    reader = clicker = None
+    for name, signature in zip(parts[1::2], parts[2::2], strict=False):
+        is_reader = name[:1] == "r" and name[1:].isdigit()
+        if is_reader and _verified(settings, "click-reader", name, signature):
+            reader = int(name[1:])
+        is_clicker = name[:1] == "u" and len(name) == 12
+        if is_clicker and _verified(settings, "click-clicker", name[1:], signature):
+            clicker = name[1:]
+    return MessageTag(sent_at, reader, clicker)
 
 
 def _base36(number: int) -> str:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from digest.ingest.click_buffer import BUCKETS
+from digest.ingest.click_buffer import BUCKETS, clickers_of
 from digest.ingest.click_links import STORY
+from digest.ingest.click_uniques import add_clickers, is_estimate
 from digest.models import (
     ClickBatch,
     ClickEvent,
@@ -31,11 +32,13 @@ from digest.models import (
     DeliveryStatus,
     Edition,
     EditionSegment,
+    EditionTownCount,
     LinkClicks,
     PopularitySample,
     Story,
     Subscriber,
     SubscriberStatus,
+    TownClickers,
 )
 from digest.settings import Settings
 
@@ -57,9 +60,15 @@ def add_batch(session: Session, batch: dict[str, Any], now: datetime) -> bool:
     # A link stays valid after its edition, town or reader is gone: skip what names them,
     # so one such click can never block a batch (and every batch after it) for good.
     editions, towns, readers = _existing(session, batch)
-    for edition, community, link_key, kind, item, url, last, buckets in batch["counts"]:
+    by_link: dict[tuple[int, int, str], list[str]] = {}
+    for row in batch["counts"]:
+        edition, community, link_key, kind, item, url, last, buckets = row[:8]
         if edition in editions and community in towns:
             _upsert(session, edition, community, link_key, kind, item, url, last, buckets)
+            if clickers_of(row):
+                by_link[(edition, community, link_key)] = clickers_of(row)
+    if by_link:
+        add_clickers(session, by_link, now)
     events = [
         ClickEvent(
             edition_id=edition,
@@ -243,13 +252,26 @@ def _site_score(session: Session, story_id: int) -> float:
 
 
 def prune(session: Session, settings: Settings, now: datetime) -> dict[str, int]:
-    """Delete per-reader events and batch ids past their retention; does not commit."""
+    """Delete per-reader events, batch ids and unique-clicker sketches past their retention.
+
+    A sketch's count stays; only the pseudonyms' traces go. Does not commit.
+    """
     events_cutoff = now - timedelta(days=settings.click_event_retention_days)
     events = session.execute(delete(ClickEvent).where(ClickEvent.clicked_at < events_cutoff))
     batches = session.execute(
         delete(ClickBatch).where(ClickBatch.flushed_at < now - timedelta(days=7))
     )
-    return {"events": _count(events), "batches": _count(batches)}
+    sketches = sum(
+        _count(
+            session.execute(
+                update(table)
+                .where(table.last_click_at < events_cutoff, table.clickers.is_not(None))
+                .values(clickers=None)
+            )
+        )
+        for table in (LinkClicks, TownClickers)
+    )
+    return {"events": _count(events), "batches": _count(batches), "sketches": sketches}
 
 
 def _count(result: Any) -> int:
@@ -263,32 +285,35 @@ class TownClicks:
     community_id: int
     delivered: int
     clicks: int
+    unique_clicks: int  # readers of the email who clicked any link (see click_uniques)
     scanner_clicks: int
-    top_stories: list[tuple[str, int]]  # (story title, or its URL when gone; clicks), most first
+    # (story title, or its URL when gone; clicks; unique clicks), most clicked first
+    top_stories: list[tuple[str, int, int]]
+    estimated: bool = False  # True when unique_clicks is a HyperLogLog estimate
 
     @property
     def click_rate(self) -> float | None:
-        """Counted clicks per delivered message (aggregates know no reader, so not unique)."""
-        return self.clicks / self.delivered if self.delivered else None
+        """Unique clickers per delivered message."""
+        return self.unique_clicks / self.delivered if self.delivered else None
 
 
 def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[TownClicks]:
-    """Per town of an edition: delivered messages, counted clicks, scanners, top stories."""
-    delivered: dict[int, int] = dict(
-        session.execute(
-            select(EditionSegment.community_id, func.count(Delivery.id))
-            .join(Delivery, Delivery.segment_id == EditionSegment.id)
-            .where(EditionSegment.edition_id == edition_id, Delivery.status == DeliveryStatus.SENT)
-            .group_by(EditionSegment.community_id)
-        )
-        .tuples()
-        .all()
-    )
+    """Per town of an edition: delivered messages, clicks, unique clickers, scanners, top stories.
+
+    Delivered counts include an old edition's folded counts (digest.sending.retention).
+    """
+    delivered = _delivered_per_town(session, edition_id)
     rows = session.scalars(
         select(LinkClicks)
         .where(LinkClicks.edition_id == edition_id)
-        .order_by(LinkClicks.clicks.desc(), LinkClicks.id)
+        .order_by(LinkClicks.unique_clicks.desc(), LinkClicks.clicks.desc(), LinkClicks.id)
     ).all()
+    uniques = {
+        row.community_id: row
+        for row in session.scalars(
+            select(TownClickers).where(TownClickers.edition_id == edition_id)
+        )
+    }
     towns = sorted(set(delivered) | {row.community_id for row in rows})
     ids = {row.item_id for row in rows if row.kind == STORY and row.item_id is not None}
     titles = dict(
@@ -298,23 +323,42 @@ def edition_clicks(session: Session, edition_id: int, top: int = 5) -> list[Town
     for town in towns:
         mine = [row for row in rows if row.community_id == town]
         stories = [
-            (titles.get(row.item_id or 0, row.url), row.clicks)
+            (titles.get(row.item_id or 0, row.url), row.clicks, row.unique_clicks)
             for row in mine
             if row.kind == STORY and row.clicks > 0
         ]
+        clickers = uniques.get(town)
         report.append(
             TownClicks(
                 community_id=town,
                 delivered=int(delivered.get(town, 0)),
                 clicks=sum(row.clicks for row in mine),
+                unique_clicks=clickers.unique_clicks if clickers else 0,
                 scanner_clicks=sum(
                     row.scanner_head + row.scanner_agent + row.scanner_early + row.scanner_burst
                     for row in mine
                 ),
                 top_stories=stories[:top],
+                estimated=clickers is not None and is_estimate(clickers.clickers),
             )
         )
     return report
+
+
+def _delivered_per_town(session: Session, edition_id: int) -> dict[int, int]:
+    kept = (
+        select(EditionSegment.community_id, func.count(Delivery.id))
+        .join(Delivery, Delivery.segment_id == EditionSegment.id)
+        .where(EditionSegment.edition_id == edition_id, Delivery.status == DeliveryStatus.SENT)
+        .group_by(EditionSegment.community_id)
+    )
+    folded = select(EditionTownCount.community_id, EditionTownCount.count).where(
+        EditionTownCount.edition_id == edition_id, EditionTownCount.status == DeliveryStatus.SENT
+    )
+    delivered: dict[int, int] = {}
+    for town, count in [*session.execute(kept).tuples(), *session.execute(folded).tuples()]:
+        delivered[town] = delivered.get(town, 0) + int(count)
+    return delivered
 
 
 @dataclass(frozen=True)
@@ -323,20 +367,31 @@ class ItemClicks:
     community_id: int
     item_id: int
     clicks: int  # counted (scanners left out)
+    unique_clicks: int  # distinct readers of the email among them (per link, see click_uniques)
+    estimated: bool = False  # True when unique_clicks is a HyperLogLog estimate
 
 
 def clicks_by_item(session: Session, kind: str, item_ids: list[int]) -> list[ItemClicks]:
-    """Counted clicks on links of one kind naming these items, per edition and town.
+    """Counted and unique clicks on links of one kind naming these items, per edition and town.
 
-    For reports such as a sponsor campaign's (kind "sponsor", the creatives' ids).
+    For reports such as a sponsor campaign's (kind "sponsor", the creatives' ids). An item
+    with several links in one town's edition (rare) adds its links' unique clicks up.
     """
     if not item_ids:
         return []
-    total = func.sum(LinkClicks.clicks)
-    rows = session.execute(
-        select(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id, total)
+    rows = session.scalars(
+        select(LinkClicks)
         .where(LinkClicks.kind == kind, LinkClicks.item_id.in_(item_ids))
-        .group_by(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id)
         .order_by(LinkClicks.edition_id, LinkClicks.community_id, LinkClicks.item_id)
-    )
-    return [ItemClicks(e, c, int(i), int(n or 0)) for e, c, i, n in rows]
+    ).all()
+    found: dict[tuple[int, int, int], ItemClicks] = {}
+    for row in rows:
+        key = (row.edition_id, row.community_id, int(row.item_id or 0))
+        before = found.get(key, ItemClicks(*key, 0, 0))
+        found[key] = ItemClicks(
+            *key,
+            before.clicks + row.clicks,
+            before.unique_clicks + row.unique_clicks,
+            before.estimated or is_estimate(row.clickers),
+        )
+    return list(found.values())

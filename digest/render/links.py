@@ -15,6 +15,7 @@ from digest.settings import Settings
 from digest.tokens import (
     CONFIRM,
     EMAIL_CHANGE,
+    KEEP,
     PREFERENCES,
     UNSUBSCRIBE,
     make_compact,
@@ -73,6 +74,15 @@ def preferences_url(settings: Settings, subscriber_id: int) -> str:
     return f"{settings.base_url}/preferences/{token}"
 
 
+def keep_url(settings: Settings, subscriber_id: int, newsletter_id: int, sent_at: datetime) -> str:
+    """`{base_url}/keep/{token}`: "keep me subscribed" in a re-engagement email (a year).
+
+    The token holds when the email was sent, so a scanner clicking on arrival is told apart.
+    """
+    payload = {"s": subscriber_id, "n": newsletter_id, "t": int(sent_at.timestamp())}
+    return f"{settings.base_url}/keep/{make_token(settings, KEEP, payload)}"
+
+
 def signup_url(settings: Settings, newsletter_slug: str | None = None) -> str:
     """`{base_url}/`: the hosted signup form; for one newsletter `{base_url}/?newsletter=SLUG`,
     which ticks it and speaks its language."""
@@ -99,7 +109,8 @@ def web_version_url(
 # Tracked links (first-party click analytics, docs/analytics.md)
 
 # Left after every tracked link and filled per message by digest.render.mime with
-# `click_tag` (the send time, and the reader only with per-reader engagement), or removed.
+# `click_tag` (the send time, the delivery's pseudonym, and the reader only with per-reader
+# engagement), or removed.
 CLICK_TAG = "__DIGEST_CLICK_TAG__"
 
 
@@ -127,12 +138,20 @@ def tracked_url(
     return f"{settings.base_url}/r/{make_link_token(settings, link)}{CLICK_TAG}"
 
 
-def click_tag(settings: Settings, sent_at: datetime, subscriber_id: int | None) -> str:
-    """What replaces CLICK_TAG in one message; `subscriber_id` only for per-reader engagement."""
+def click_tag(
+    settings: Settings,
+    sent_at: datetime,
+    subscriber_id: int | None,
+    delivery_id: int | None = None,
+) -> str:
+    """What replaces CLICK_TAG in one message; `subscriber_id` only for per-reader engagement.
+
+    `delivery_id` (a digest message) adds the delivery's pseudonym, for unique clickers.
+    """
     if not settings.click_tracking:
         return ""
     reader = subscriber_id if settings.click_per_reader else None
-    return make_tag(settings, sent_at, reader)
+    return make_tag(settings, sent_at, reader, delivery_id)
 
 
 def with_utm(url: str, utm: str) -> str:

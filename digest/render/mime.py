@@ -306,6 +306,7 @@ def compose(template: MessageTemplate, reader: Reader, now: datetime | None = No
             settings,
             now or template.date,
             reader.subscriber_id if reader.counts_clicks and reader.delivery_id else None,
+            reader.delivery_id,
         ),
     }
     if reader.delivery_id is not None:

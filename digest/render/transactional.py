@@ -24,7 +24,7 @@ from digest.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change")
+TRANSACTIONAL_KINDS = ("confirm", "welcome", "unsubscribed", "email_change", "reengage")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ def transactional_subject(kind: str, names: str, language: str) -> str:
         return translated(language, "Welcome to {names}", names=names)
     if kind == "unsubscribed":
         return translated(language, "You have been unsubscribed from {names}", names=names)
+    if kind == "reengage":
+        return translated(language, "Do you still want {names}?", names=names)
     return translated(language, "Please confirm your new address")
 
 

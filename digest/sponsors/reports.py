@@ -1,4 +1,5 @@
-"""Per-campaign reports: editions, delivered impressions and clicks per town, over time.
+"""Per-campaign reports: editions, delivered impressions, clicks and unique clicks per town,
+over time.
 
 An impression is a delivered message (status sent) of a segment that carries the campaign;
 the segment's placements say which. Clicks come from the first-party click counts of the
@@ -31,8 +32,18 @@ from digest.models import (
 from digest.settings import Settings
 from digest.tokens import SPONSOR_REPORT, TokenError, make_token, read_token
 
+
+@dataclass(frozen=True)
+class Clicks:
+    """Clicks on a campaign's link in one edition and town."""
+
+    clicks: int = 0
+    unique_clicks: int = 0  # readers who clicked (per edition: see digest.ingest.click_uniques)
+    estimated: bool = False  # unique_clicks is an estimate (about 1.6% standard error)
+
+
 # Clicks on a campaign's link per (edition id, town id); None when clicks are not counted.
-ClickCounts = Callable[[Session, Campaign], dict[tuple[int, int], int] | None]
+ClickCounts = Callable[[Session, Campaign], dict[tuple[int, int], Clicks] | None]
 
 
 @dataclass(frozen=True)
@@ -46,24 +57,34 @@ class ReportRow:
     community_id: int
     impressions: int
     clicks: int
+    unique_clicks: int = 0
+    estimated: bool = False
 
     @property
     def click_rate(self) -> float:
-        return rate(self.clicks, self.impressions)
+        """Unique clicks per delivered impression."""
+        return rate(self.unique_clicks, self.impressions)
 
 
 @dataclass(frozen=True)
 class Total:
-    """Figures summed over a town, a day or the whole campaign."""
+    """Figures summed over a town, a day or the whole campaign.
+
+    Unique clicks add up per edition: a reader who clicked in two editions counts in each
+    (pseudonyms differ between editions by design).
+    """
 
     label: str
     impressions: int
     clicks: int
     editions: int
+    unique_clicks: int = 0
+    estimated: bool = False
 
     @property
     def click_rate(self) -> float:
-        return rate(self.clicks, self.impressions)
+        """Unique clicks per delivered impression."""
+        return rate(self.unique_clicks, self.impressions)
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,11 @@ class CampaignReport:
     cancelled: bool
     clicks_counted: bool  # False until the click counts exist: clicks then read 0
     rows: list[ReportRow]
+
+    @property
+    def estimated(self) -> bool:
+        """True when some unique clicks are HyperLogLog estimates (links with 256+ clickers)."""
+        return any(row.estimated for row in self.rows)
 
     @property
     def total(self) -> Total:
@@ -95,7 +121,7 @@ class CampaignReport:
 
 
 def rate(clicks: int, impressions: int) -> float:
-    """Clicks per delivered impression, 0 when nothing was delivered."""
+    """(Unique) clicks per delivered impression, 0 when nothing was delivered."""
     return clicks / impressions if impressions else 0.0
 
 
@@ -105,20 +131,23 @@ def _sum(label: str, rows: list[ReportRow]) -> Total:
         sum(row.impressions for row in rows),
         sum(row.clicks for row in rows),
         len({row.edition_id for row in rows}),
+        sum(row.unique_clicks for row in rows),
+        any(row.estimated for row in rows),
     )
 
 
-def sponsor_clicks(session: Session, campaign: Campaign) -> dict[tuple[int, int], int] | None:
-    """Counted clicks on the campaign's creative per (edition, town), scanners left out.
+def sponsor_clicks(session: Session, campaign: Campaign) -> dict[tuple[int, int], Clicks] | None:
+    """Counted and unique clicks on the campaign's creative per (edition, town), scanners left
+    out.
 
-    The counts are aggregates without reader identity (digest.ingest.clicks), so they are
-    clicks, not unique readers.
+    Unique clicks count the delivery pseudonyms of the email's links, no reader identity
+    (digest.ingest.click_uniques); clicks from the web version carry none and are in `clicks`
+    only.
     """
-    counts: dict[tuple[int, int], int] = {}
-    for row in clicks_by_item(session, SPONSOR, [campaign.creative_id]):
-        key = (row.edition_id, row.community_id)
-        counts[key] = counts.get(key, 0) + row.clicks
-    return counts
+    return {
+        (row.edition_id, row.community_id): Clicks(row.clicks, row.unique_clicks, row.estimated)
+        for row in clicks_by_item(session, SPONSOR, [campaign.creative_id])
+    }
 
 
 def campaign_report(
@@ -145,18 +174,22 @@ def campaign_report(
         .order_by(Edition.slot, Community.name)
     )
     counted = clicks(session, campaign)
-    rows = [
-        ReportRow(
-            day=slot.date(),
-            edition_id=edition_id,
-            town=name,
-            town_slug=slug,
-            community_id=community_id,
-            impressions=impressions,
-            clicks=(counted or {}).get((edition_id, community_id), 0),
+    rows = []
+    for slot, edition_id, name, slug, community_id, impressions in session.execute(query):
+        found = (counted or {}).get((edition_id, community_id), Clicks())
+        rows.append(
+            ReportRow(
+                day=slot.date(),
+                edition_id=edition_id,
+                town=name,
+                town_slug=slug,
+                community_id=community_id,
+                impressions=impressions,
+                clicks=found.clicks,
+                unique_clicks=found.unique_clicks,
+                estimated=found.estimated,
+            )
         )
-        for slot, edition_id, name, slug, community_id, impressions in session.execute(query)
-    ]
     creative = campaign.creative
     return CampaignReport(
         slug=campaign.slug,
@@ -172,11 +205,24 @@ def campaign_report(
     )
 
 
-CSV_COLUMNS = ("date", "edition", "town", "impressions", "clicks", "click_rate")
+CSV_COLUMNS = (
+    "date",
+    "edition",
+    "town",
+    "impressions",
+    "clicks",
+    "unique_clicks",
+    "unique_estimated",
+    "click_rate",
+)
 
 
 def report_csv(report: CampaignReport) -> str:
-    """One line per edition and town; clicks are empty (not 0) when they are not counted."""
+    """One line per edition and town; clicks are empty (not 0) when they are not counted.
+
+    click_rate is unique clicks per impression; unique_estimated is 1 where the unique count is
+    a HyperLogLog estimate (more than 256 clickers on the link in that town's edition).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -188,6 +234,8 @@ def report_csv(report: CampaignReport) -> str:
                 row.town_slug,
                 row.impressions,
                 row.clicks if report.clicks_counted else "",
+                row.unique_clicks if report.clicks_counted else "",
+                int(row.estimated) if report.clicks_counted else "",
                 f"{row.click_rate:.4f}" if report.clicks_counted else "",
             ]
         )

@@ -40,6 +40,7 @@ from digest.web import (
     desk,
     email_change,
     feeds,
+    keep,
     newsletters,
     outbox,
     reader,
@@ -130,6 +131,7 @@ def create_app(
     app.state.click_flusher = click_flusher
     app.include_router(signup.router)
     app.include_router(reader.router)
+    app.include_router(keep.router)
     app.include_router(choices.router)
     app.include_router(email_change.router)
     app.include_router(archive.router)

@@ -53,7 +53,7 @@ def count_click(
     tag = read_tag(web.settings, tag_text)
     bucket = classify(method, user_agent, tag, now, web.settings.click_scanner_seconds)
     reader = tag.subscriber_id if web.settings.click_per_reader else None
-    buffer.record(link, bucket, now, client_key(ip, user_agent), reader)
+    buffer.record(link, bucket, now, client_key(ip, user_agent), reader, tag.clicker)
     return link.url
 
 

@@ -49,7 +49,11 @@ def impressions_chart(report: reports.CampaignReport) -> BarChart:
     """Delivered impressions per edition day, with clicks in each bar's tooltip when counted."""
     points = []
     for total in report.days:
-        clicks = f", {total.clicks} clicks" if report.clicks_counted else ""
+        clicks = (
+            f", {total.clicks} clicks, {total.unique_clicks} unique"
+            if report.clicks_counted
+            else ""
+        )
         title = f"{total.label}: {total.impressions} impressions{clicks}"
         points.append((date.fromisoformat(total.label), total.impressions, title))
     return daily_bar_chart(points)

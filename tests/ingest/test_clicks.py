@@ -244,14 +244,15 @@ def test_a_click_naming_what_is_gone_never_blocks_its_batch(session: Session) ->
 def test_sponsor_clicks_add_up_per_edition_and_town(session: Session) -> None:
     edition, (springfield, riverton), _made = _edition(session)
     buffer = ClickBuffer(burst_links=99)
-    for town, times in ((springfield, 2), (riverton, 1)):
+    # In springfield one reader clicks twice and another once; in riverton one reader once.
+    for town, clickers in ((springfield, ["a", "a", "b"]), (riverton, ["c"])):
         creative = TrackedLink(edition, town, SPONSOR, 5, "https://shop.example/")
-        for n in range(times):
-            buffer.record(creative, HUMAN, NOW, f"r{town}{n}")
-        buffer.record(creative, HEAD, NOW, "gateway")
+        for n, clicker in enumerate(clickers):
+            buffer.record(creative, HUMAN, NOW, f"r{town}{n}", clicker=f"{clicker}{town}")
+        buffer.record(creative, HEAD, NOW, "gateway", clicker=f"gateway{town}")
     clicks.add_batch(session, _batch(buffer), NOW)
     assert clicks.clicks_by_item(session, SPONSOR, [5]) == [
-        clicks.ItemClicks(edition, springfield, 5, 2),
-        clicks.ItemClicks(edition, riverton, 5, 1),
+        clicks.ItemClicks(edition, springfield, 5, 3, 2),
+        clicks.ItemClicks(edition, riverton, 5, 1, 1),
     ]
     assert clicks.clicks_by_item(session, STORY, [5]) == []

@@ -14,6 +14,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 import pytest
 
 from digest.curation.sections import TOP, Section
+from digest.ingest.click_links import read_tag
 from digest.render.links import CLICK_TAG, click_tag
 from digest.render.mime import (
     MessageTemplate,
@@ -167,10 +168,12 @@ def test_bodies_are_the_segment_with_only_the_personal_parts_filled_in(
     for placeholder, value in values.items():
         expected_html = expected_html.replace(placeholder, value)
         expected_text = expected_text.replace(placeholder, value)
-    # After each tracked link: when the message was sent (no reader: per-reader is off).
-    tag = click_tag(settings, template_for(settings, rendered).date, None)
+    # After each tracked link: when the message was sent and the delivery's pseudonym (no
+    # reader: per-reader is off).
+    tag = click_tag(settings, template_for(settings, rendered).date, None, JANE.delivery_id)
     assert tag.startswith("~t")
-    assert "." not in tag
+    assert ".r" not in tag
+    assert read_tag(settings, tag.removeprefix("~")).clicker is not None
     expected_html = expected_html.replace(CLICK_TAG, tag)
     expected_text = expected_text.replace(CLICK_TAG, tag)
     assert html == expected_html

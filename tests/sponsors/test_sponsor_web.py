@@ -85,7 +85,7 @@ def test_the_editor_sees_campaigns_a_report_with_a_chart_and_the_csv(
     assert advertiser_link(committed) in page.text
     csv = client.get("/admin/sponsors/hardware-dec/report.csv")
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[1].endswith(",springfield,2,0,0.0000")
+    assert csv.text.splitlines()[1].endswith(",springfield,2,0,0,0,0.0000")
     assert client.get("/admin/sponsors/nothing-here").status_code == 404
 
 
@@ -100,6 +100,8 @@ def test_the_advertisers_link_shows_the_report_without_login(
     assert "<svg" in page.text
     assert "noindex" in page.headers["x-robots-tag"]
     assert "<form" not in page.text  # read-only: nothing to press
+    assert '<th scope="col" class="num">Unique clicks</th>' in page.text
+    assert "the click rate is unique clicks per impression" in page.text
     csv = client.get(f"{link}/report.csv")
     assert csv.status_code == 200
     assert "springfield,2" in csv.text

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.clock import FixedClock
 from digest.errors import DigestError
 from digest.ingest.click_buffer import HEAD, HUMAN, ClickBuffer
-from digest.ingest.click_links import TrackedLink, read_link_token
+from digest.ingest.click_links import TrackedLink, read_link_token, read_tag
 from digest.ingest.clicks import add_batch
 from digest.models import Edition, EditionSegment, EditionStatus, Newsletter
 from digest.sending import delivery
@@ -134,13 +134,16 @@ def test_the_sponsor_reaches_only_its_town_and_impressions_add_up(
     assert paid.total.impressions + house.total.impressions == len(smtp_server.received)
     assert [d.label for d in paid.days] == ["2026-12-01"]
 
-    # Two readers click the sponsor's link as it reached them; a scanner's HEAD is left out.
-    link = sponsor_link(smtp_server, "springfield")
+    # Two readers click the sponsor's link as it reached them, one of them twice; a scanner's
+    # HEAD is left out.
+    (link, first), (_same, second) = sponsor_links(smtp_server, "springfield")[:2]
     assert (link.kind, link.edition_id) == ("sponsor", edition_id)
+    assert first != second
     clicks = ClickBuffer(burst_links=10)
-    clicks.record(link, HUMAN, NOW, client="reader-a")
-    clicks.record(link, HUMAN, NOW, client="reader-b")
-    clicks.record(link, HEAD, NOW, client="scanner")
+    clicks.record(link, HUMAN, NOW, client="reader-a", clicker=first)
+    clicks.record(link, HUMAN, NOW, client="reader-a", clicker=first)
+    clicks.record(link, HUMAN, NOW, client="reader-b", clicker=second)
+    clicks.record(link, HEAD, NOW, client="scanner", clicker=second)
     batch = clicks.take(NOW)
     assert batch is not None
     with committed() as session, session.begin():
@@ -149,23 +152,28 @@ def test_the_sponsor_reaches_only_its_town_and_impressions_add_up(
         paid = reports.campaign_report(session, get_campaign(session, "hardware-dec"))
     assert paid.clicks_counted
     assert reports.report_csv(paid).splitlines() == [
-        "date,edition,town,impressions,clicks,click_rate",
-        f"2026-12-01,{edition_id},springfield,3,2,0.6667",
+        "date,edition,town,impressions,clicks,unique_clicks,unique_estimated,click_rate",
+        f"2026-12-01,{edition_id},springfield,3,3,2,0,0.6667",
     ]
 
 
-def sponsor_link(smtp: SMTPServer, town: str) -> TrackedLink:
-    """The counted link of the sponsor's ad in a message the town's reader received."""
+def sponsor_links(smtp: SMTPServer, town: str) -> list[tuple[TrackedLink, str]]:
+    """The counted link of the sponsor's ad and its delivery pseudonym, in each message the
+    town's readers received."""
     settings = load_settings()
+    found = []
     for received in smtp.received:
         if not received.rcpt_tos[0].endswith(f"@{town}.example"):
             continue
         html = received.message.get_body(("html",)).get_content()  # type: ignore[union-attr]
-        for token in re.findall(r"/r/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)", html):
+        for token, tag in re.findall(r'/r/([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)~([^"<\s]+)', html):
             link = read_link_token(settings, token)
-            if link is not None and link.kind == "sponsor":
-                return link
-    raise AssertionError(f"no sponsor link in {town}'s messages")
+            clicker = read_tag(settings, tag).clicker
+            if link is not None and link.kind == "sponsor" and clicker is not None:
+                found.append((link, clicker))
+                break
+    assert found, f"no sponsor link in {town}'s messages"
+    return found
 
 
 def test_the_editors_swap_before_the_freeze_is_what_the_town_gets(

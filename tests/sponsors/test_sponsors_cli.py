@@ -56,7 +56,9 @@ def test_the_demo_sponsor_reaches_one_town_and_the_report_counts_it(tmp_path: Pa
     report = digest("sponsors", "report", "hardware-winter", "--csv", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     lines = report.stdout.splitlines()
-    assert lines[0] == "date,edition,town,impressions,clicks,click_rate"
+    assert (
+        lines[0] == "date,edition,town,impressions,clicks,unique_clicks,unique_estimated,click_rate"
+    )
     assert [line.split(",")[2:5] for line in lines[1:]] == [["springfield", "3", "0"]]
     table = digest("sponsors", "report", "house-advertise", cwd=tmp_path)
     assert "Lakeside" in table.stdout

@@ -16,6 +16,7 @@ from digest.clock import FixedClock
 from digest.models import (
     ClickEvent,
     ConsentEvent,
+    Delivery,
     EditionSegment,
     LinkClicks,
     Story,
@@ -72,8 +73,13 @@ def story_link(
             select(Subscriber).where(Subscriber.community_id == chosen.community_id)
         ).first()
         assert reader is not None
+        delivery = session.scalar(
+            select(Delivery.id).where(
+                Delivery.edition_id == edition_id, Delivery.subscriber_id == reader.id
+            )
+        )
         url = tracked_url(settings, story.url, edition_id, chosen.community_id, "story", story.id)
-        tag = click_tag(settings, sent, reader.id)
+        tag = click_tag(settings, sent, reader.id, delivery)
         return url.replace(CLICK_TAG, tag).removeprefix(settings.base_url), story, reader.id
 
 
@@ -131,8 +137,8 @@ def test_the_admin_edition_page_shows_clicks_per_town(
     assert page.status_code == 200
     clicks = page.text.split("<h2>Clicks</h2>")[1]
     row = next(line for line in clicks.split("<tr>") if "Springfield" in line)
-    assert f"{story.title} (3)" in row
-    assert "50.0%" in row  # 3 counted clicks, 6 delivered messages
+    assert f"{story.title} (1, 3)" in row  # one reader clicked three times
+    assert "16.7%" in row  # 1 unique clicker, 6 delivered messages
     assert '<td class="num">1</td>' in row  # the HEAD request, left out
 
 
