@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -34,13 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench_signup import cpu_seconds, free_port, read_response, start_server
+from bench_signup import cpu_seconds, free_port, open_loop, start_server
 from environment import environment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CONNECTIONS = 64
 SECRET = "bench-secret-key-not-for-production"
 
 
@@ -87,13 +85,8 @@ def expected_uniques(sent: int, links: int, readers: int) -> tuple[int, int]:
 async def run_load(
     port: int, paths: list[str], tags: list[str], rate: float, duration: float, warmup: float
 ) -> dict[str, Any]:
-    """Open loop as in bench_signup: request i is due at start + i/rate, and its latency
-    counts from that moment (no coordinated omission)."""
-    warm = int(rate * warmup)
-    total = int(rate * duration)
-    queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
-    latencies: list[float] = []
-    statuses: dict[str, int] = {}
+    """Clicks at `rate` a second (bench_signup's open loop), each a different reader's link;
+    every one, warm-up included, should be redirected (302) and counted."""
 
     def request(index: int) -> bytes:
         path = paths[index % len(paths)] + tags[index % len(tags)]
@@ -102,55 +95,19 @@ async def run_load(
             f"User-Agent: Mozilla/5.0 (bench reader {index})\r\n\r\n"
         ).encode()
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while (item := await queue.get()) is not None:
-                index, due = item
-                try:
-                    writer.write(request(index))
-                    key = str(await asyncio.wait_for(read_response(reader), timeout=30))
-                except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
-                    key = type(exc).__name__
-                    writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                if index >= warm:
-                    latencies.append((time.perf_counter() - due) * 1000)
-                statuses[key] = statuses.get(key, 0) + 1
-        finally:
-            writer.close()
-
-    workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
-    begin = time.perf_counter() + 0.5
-    for index in range(warm + total):
-        due = begin + index / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        queue.put_nowait((index, due))
-    for _ in workers:
-        queue.put_nowait(None)
-    await asyncio.gather(*workers)
-    elapsed = time.perf_counter() - (begin + warm / rate)
-    ordered = sorted(latencies)
-
-    def percentile(p: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 2)
-
+    result = await open_loop(port, rate, duration, warmup, request)
+    warm = result.pop("warmup_statuses")
+    statuses = {
+        key: result["statuses"].get(key, 0) + warm.get(key, 0)
+        for key in {*warm, *result["statuses"]}
+    }
+    sent = sum(statuses.values())
     return {
-        "requests": total,
-        "sent_with_warmup": warm + total,
-        "errors": warm + total - statuses.get("302", 0),
+        "requests": result["requests"],
+        "sent_with_warmup": sent,
+        "errors": sent - statuses.get("302", 0),
+        **{key: value for key, value in result.items() if key != "requests"},
         "statuses": statuses,
-        "target_rate_per_s": rate,
-        "achieved_rate_per_s": round(total / elapsed, 1),
-        "duration_s": round(elapsed, 1),
-        "warmup_s": warmup,
-        "latency_ms": {
-            "p50": percentile(50),
-            "p95": percentile(95),
-            "p99": percentile(99),
-            "max": round(ordered[-1], 2),
-            "mean": round(statistics.fmean(ordered), 2),
-        },
     }
 
 

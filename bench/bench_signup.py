@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -140,17 +141,22 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
-async def run_load(port: int, rate: float, duration: float, warmup: float) -> dict[str, Any]:
-    """Open loop: request i is due at start + i/rate; its latency counts from that moment,
-    so time spent waiting for a free connection is charged to the server (no coordinated
-    omission). A small hand-written HTTP/1.1 client keeps the load generator's own CPU low
-    (the machine's two cores are shared with the server). The first `warmup` seconds run at
-    the same rate and are not counted (cold caches, first connections)."""
+async def open_loop(
+    port: int, rate: float, duration: float, warmup: float, request: Callable[[int], bytes]
+) -> dict[str, Any]:
+    """Open loop: request i (`request(i)`, raw HTTP/1.1) is due at start + i/rate; its
+    latency counts from that moment, so time spent waiting for a free connection is charged to
+    the server (no coordinated omission). A small hand-written HTTP/1.1 client keeps the load
+    generator's own CPU low (the machine's two cores are shared with the server). The first
+    `warmup` seconds run at the same rate and are not counted (cold caches, first
+    connections). Returns the measured requests' statuses and latencies, and those of the
+    warm-up apart."""
     warm = int(rate * warmup)
     total = int(rate * duration)
     queue: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
     latencies: list[float] = []
     statuses: dict[str, int] = {}
+    warmup_statuses: dict[str, int] = {}
 
     async def connection() -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -158,15 +164,16 @@ async def run_load(port: int, rate: float, duration: float, warmup: float) -> di
             while (item := await queue.get()) is not None:
                 index, due = item
                 try:
-                    writer.write(request_bytes(port, index))
+                    writer.write(request(index))
                     key = str(await asyncio.wait_for(read_response(reader), timeout=30))
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     key = type(exc).__name__
                     writer.close()
                     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                counted = statuses if index >= warm else warmup_statuses
+                counted[key] = counted.get(key, 0) + 1
                 if index >= warm:
                     latencies.append((time.perf_counter() - due) * 1000)
-                    statuses[key] = statuses.get(key, 0) + 1
         finally:
             writer.close()
 
@@ -187,8 +194,8 @@ async def run_load(port: int, rate: float, duration: float, warmup: float) -> di
 
     return {
         "requests": total,
-        "errors": total - statuses.get("202", 0),
         "statuses": statuses,
+        "warmup_statuses": warmup_statuses,
         "target_rate_per_s": rate,
         "achieved_rate_per_s": round(total / elapsed, 1),
         "duration_s": round(elapsed, 1),
@@ -201,6 +208,13 @@ async def run_load(port: int, rate: float, duration: float, warmup: float) -> di
             "mean": round(statistics.fmean(ordered), 2),
         },
     }
+
+
+async def run_load(port: int, rate: float, duration: float, warmup: float) -> dict[str, Any]:
+    """Signups at `rate` a second (see `open_loop`); every one should be accepted (202)."""
+    result = await open_loop(port, rate, duration, warmup, lambda i: request_bytes(port, i))
+    result.pop("warmup_statuses")
+    return {"errors": result["requests"] - result["statuses"].get("202", 0), **result}
 
 
 def cpu_seconds(pid: int) -> float:
