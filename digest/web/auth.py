@@ -117,8 +117,8 @@ def session_form_token(request: Request) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Where to go after login: an admin path of this site only, never another site."""
-    if target and target.startswith("/admin/") and not target.startswith("//"):
+    """Where to go after login: an admin path (or the dev outbox) of this site only."""
+    if target and target.startswith(("/admin/", "/dev/outbox/")) and not target.startswith("//"):
         return target if "\\" not in target else "/admin/"
     return "/admin/"
 
