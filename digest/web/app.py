@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from digest import __version__
 from digest.accounts.users import NotAllowedError
+from digest.bounces.signatures import MAX_SKEW
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.i18n import DEFAULT_LANGUAGE, translatable, translate, translated
@@ -58,7 +59,7 @@ from digest.web.context import (
     web_templates,
 )
 from digest.web.languages import browser_language, is_reader_page
-from digest.web.ratelimit import SignupLimiter
+from digest.web.ratelimit import SeenTokens, SignupLimiter
 from digest.web.security import (
     FORM_REJECTED,
     BodyLimit,
@@ -97,6 +98,8 @@ def create_app(
         templates=template_environment(settings),
         reader_templates=page_environments(settings),
         limiter=SignupLimiter(settings),
+        # Twice the skew a signed timestamp may have: a token outlives its signature's validity.
+        seen_tokens=SeenTokens(settings, 2 * MAX_SKEW),
         guard=FormGuard(settings),
         notifier=notifier or CeleryNotifier(),
         clock=clock or SYSTEM_CLOCK,
