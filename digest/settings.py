@@ -109,11 +109,12 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Version of the consent wording on the signup form; recorded with every consent event.
     consent_wording_version: str = "2026-11"
-    # Signups allowed per client IP, in `limits` notation ("20/hour", "5 per minute").
+    # Signups and address changes allowed per client IP, `limits` notation ("20/hour").
     signup_limit_per_ip: str = "20/hour"
-    # Signups allowed per email address, in `limits` notation.
+    # Signups and address changes allowed per (new) email address, counted together.
     signup_limit_per_address: str = "5/hour"
-    # A confirmation email is sent again to the same reader at most once per this many minutes.
+    # A confirmation email is sent again to the same reader at most once per this many minutes;
+    # a reader may ask for a new address once per this many minutes.
     confirm_resend_minutes: int = Field(default=15, ge=0)
     # A signup form sent back faster than this many seconds after it was shown is a bot's.
     signup_min_fill_seconds: float = Field(default=2.0, ge=0)
