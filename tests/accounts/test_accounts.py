@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from digest.accounts import throttle
+from digest.accounts import passwords, throttle
 from digest.accounts.audit import recent, record
 from digest.accounts.sessions import LIFETIME, end_session, find_session, start_session
 from digest.accounts.users import (
@@ -133,3 +137,35 @@ def test_a_first_admin_only_when_there_is_no_account(session: Session) -> None:
     assert len(password) >= 12
     assert authenticate(session, "admin@example.org", password, NOW) is not None
     assert ensure_first_admin(session, "admin@example.org") is None
+
+
+class CountingHasher(PasswordHasher):
+    """The real argon2id hasher, counting how many checks run at the same moment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_a_burst_of_password_checks_runs_a_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = CountingHasher()
+    stored = hasher.hash(PASSWORD)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda _: passwords.verify(stored, PASSWORD), range(12)))
+    assert results == [True] * 12
+    assert 1 < hasher.most <= passwords.CONCURRENT_CHECKS

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -15,7 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from digest.accounts import throttle
 from digest.clock import FixedClock
-from digest.models import AuditEntry, Edition, EditionStatus, Newsletter, Suppression
+from digest.models import (
+    AuditEntry,
+    Edition,
+    EditionStatus,
+    LoginThrottle,
+    Newsletter,
+    Suppression,
+)
 from digest.settings import load_settings
 from digest.web import create_app
 from digest.web.security import FormGuard
@@ -24,11 +35,13 @@ from tests.support.admin import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     EDITOR_EMAIL,
+    TOKEN_FIELD,
     TOWN_EDITOR_EMAIL,
     Newsroom,
     log_in,
     newsroom,
 )
+from tests.support.browser import WebServer
 from tests.support.web import RecordingNotifier, form_token
 
 MakeClient = Callable[..., TestClient]
@@ -350,3 +363,37 @@ def test_the_audit_log_records_controls_and_shows_them(
     html = client.get("/admin/audit/", params={"action": "edition."}).text
     assert html.count('data-label="What">edition.') == 3
     assert ADMIN_EMAIL in html
+
+
+def test_a_parallel_burst_of_wrong_passwords_gets_only_the_free_tries(
+    room: Newsroom, committed: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Against a real uvicorn server (its 40 threads): every attempt of the burst is in flight
+    before any has been counted, yet only FREE_FAILURES passwords are checked."""
+    server = WebServer({}, tmp_path / "web.log").start()
+    burst = 16
+    try:
+        clients = [httpx.Client(base_url=server.url, timeout=60) for _ in range(burst)]
+        tokens = [TOKEN_FIELD.search(c.get("/admin/login").text) for c in clients]
+        start = threading.Barrier(burst)
+
+        def attempt(n: int) -> int:
+            token = tokens[n]
+            assert token is not None
+            start.wait()
+            data = {"form_token": token.group(1), "email": EDITOR_EMAIL, "password": "wrong-pw"}
+            return clients[n].post("/admin/login", data=data).status_code
+
+        with ThreadPoolExecutor(burst) as pool:
+            statuses = list(pool.map(attempt, range(burst)))
+        for client in clients:
+            client.close()
+    finally:
+        server.stop()
+    assert statuses.count(401) == throttle.FREE_FAILURES - 1, statuses
+    assert statuses.count(429) == burst - throttle.FREE_FAILURES + 1
+    with committed() as session:
+        pair = session.scalars(
+            select(LoginThrottle).where(LoginThrottle.key.startswith("pair:"))
+        ).one()
+        assert pair.failures == throttle.FREE_FAILURES  # the refused ones were not counted
