@@ -184,7 +184,10 @@ def login(
         log.warning(
             "login of %r from %s: too many password checks at once", email[:80], _client(request)
         )
-        return _refused(web, request, email, BUSY_WAIT)
+        message = "Too many people are signing in at this moment. Please try again shortly."
+        response = _login_page(web, request, 503, error=message, email=email)
+        response.headers["retry-after"] = str(BUSY_WAIT)
+        return response
     if user is None:
         log.warning("failed login for %r from %s", email[:80], _client(request))
         return _refused(web, request, email, earned)
