@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -90,6 +90,7 @@ def create_app(
     settings: Settings, *, notifier: Notifier | None = None, clock: Clock | None = None
 ) -> FastAPI:
     """The web app for these settings; emails are queued through `notifier` (Celery by default)."""
+    _warn_if_dev_in_public(settings)
     engine = make_engine(settings.database_url, **_pool_options(settings.database_url))
     web = WebContext(
         settings=settings,
@@ -161,6 +162,18 @@ def create_app(
     # Outermost: a click is answered before any other middleware or the router runs.
     app.add_middleware(clicks.FastRedirect, web=web, buffer=click_buffer)
     return app
+
+
+def _warn_if_dev_in_public(settings: Settings) -> None:
+    """Dev mode on a public address is most likely a deployment without DIGEST_ENV=prod."""
+    host = urlsplit(settings.base_url).hostname or ""
+    if settings.is_dev and host not in ("localhost", "127.0.0.1", "::1"):
+        log.warning(
+            "DIGEST_ENV is %s but DIGEST_BASE_URL is %s: set DIGEST_ENV=prod for a deployment "
+            "(dev serves /dev/outbox to admins and generates its own secret key)",
+            settings.env,
+            settings.base_url,
+        )
 
 
 def _pool_options(url: str) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -206,6 +207,16 @@ def test_the_viewer_is_for_a_signed_in_admin_only(make_client: MakeClient, outbo
     assert "jane@example.org" not in refused.text
     page = stranger.get("/admin/login", params={"next": "/dev/outbox/"})
     assert 'value="/dev/outbox/"' in page.text  # after signing in, back to the outbox
+
+
+def test_dev_mode_on_a_public_address_is_warned_at_startup(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="digest.web.app")
+    make_client(sign_in=None)
+    assert "set DIGEST_ENV=prod" not in caplog.text  # 127.0.0.1: a developer's machine
+    make_client(sign_in=None, base_url="https://news.example")
+    assert "but DIGEST_BASE_URL is https://news.example: set DIGEST_ENV=prod" in caplog.text
 
 
 def test_newest_messages_keeps_the_latest(outbox: Path) -> None:
