@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -371,6 +372,21 @@ def test_a_mailgun_signature_cannot_be_replayed_with_other_events(
     assert [recipient for _, recipient, _ in kinds(committed)] == ["reader0@springfield.example"]
     fresh = mailgun_body(MAILGUN_KEY, victim, timestamp=unix_now(-4 * 60))  # within the skew
     assert client.post("/api/webhooks/mailgun", json=fresh).status_code == 200
+
+
+@pytest.mark.redis
+def test_with_redis_every_web_process_knows_the_mailgun_tokens_seen(
+    settings: Settings, committed: sessionmaker[Session], readers: list[int], redis_client: object
+) -> None:
+    shared = settings.model_copy(update={"redis_url": os.environ["DIGEST_TEST_REDIS_URL"]})
+    one, other = TestClient(create_app(shared)), TestClient(create_app(shared))
+    seen = {"event": "complained", "id": "mg-20", "recipient": "reader0@springfield.example"}
+    first = mailgun_body(MAILGUN_KEY, seen)
+    assert one.post("/api/webhooks/mailgun", json=first).status_code == 200
+    victim = {"event": "complained", "id": "mg-21", "recipient": "reader1@springfield.example"}
+    replayed = {"signature": first["signature"], "event-data": victim}
+    assert other.post("/api/webhooks/mailgun", json=replayed).status_code == 401
+    assert reader(committed, 1) == (SubscriberStatus.ACTIVE, False)
 
 
 def test_sendgrid_refuses_an_old_signed_timestamp(
