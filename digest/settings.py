@@ -5,6 +5,7 @@ Every field here is documented in `.env.example`; tests/test_settings.py keeps t
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     mail_url: str = "maildir://var/outbox"
     # Public URL of the web app, used in every link of every email.
     base_url: str = "http://127.0.0.1:8000"
+    # Proxies whose X-Forwarded-For `digest web` believes (addresses or networks, commas; "*"
+    # only when nothing else can reach the app); empty: uvicorn's FORWARDED_ALLOW_IPS, else
+    # 127.0.0.1. Login throttles and signup limits count the client address it gives.
+    forwarded_allow_ips: str | None = None
     # Signs tokens in links; generated into var/secret_key in dev, required outside dev.
     secret_key: str | None = Field(default=None, repr=False)
     # The key before the last rotation: links it signed keep working.
@@ -109,11 +114,12 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     # Version of the consent wording on the signup form; recorded with every consent event.
     consent_wording_version: str = "2026-11"
-    # Signups allowed per client IP, in `limits` notation ("20/hour", "5 per minute").
+    # Signups and address changes allowed per client IP, `limits` notation ("20/hour").
     signup_limit_per_ip: str = "20/hour"
-    # Signups allowed per email address, in `limits` notation.
+    # Signups and address changes allowed per (new) email address, counted together.
     signup_limit_per_address: str = "5/hour"
-    # A confirmation email is sent again to the same reader at most once per this many minutes.
+    # A confirmation email is sent again to the same reader at most once per this many minutes;
+    # a reader may ask for a new address once per this many minutes.
     confirm_resend_minutes: int = Field(default=15, ge=0)
     # A signup form sent back faster than this many seconds after it was shown is a bot's.
     signup_min_fill_seconds: float = Field(default=2.0, ge=0)
@@ -217,6 +223,20 @@ class Settings(BaseSettings):
     @classmethod
     def _mail_url(cls, value: str) -> str:
         return _check_scheme(value, MAIL_SCHEMES)
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str | None) -> str | None:
+        for item in (i.strip() for i in (value or "").split(",") if i.strip()):
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (write 10.0.0.5, 10.0.0.0/8 or *)"
+                ) from None
+        return value.strip() if value and value.strip() else None
 
     @field_validator("signup_limit_per_ip", "signup_limit_per_address")
     @classmethod

@@ -6,7 +6,10 @@
   certificate. The certificate is fetched once per URL and kept.
 - SendGrid signs the timestamp and the raw body with ECDSA (P-256, SHA256); the public
   verification key is shown in its Mail Settings.
-- Mailgun signs timestamp + token with HMAC-SHA256 under the webhook signing key.
+- Mailgun signs timestamp + token with HMAC-SHA256 under the webhook signing key; the body is
+  not signed, so the caller also refuses a token seen before (`verify_mailgun` returns it).
+- Both signed timestamps must be within MAX_SKEW of now, either way: an old signature seen in a
+  log or a proxy cannot be posted again later.
 - Postmark sends HTTP basic auth credentials that the operator put in the webhook's URL.
 Every check raises `SignatureError` (a one-line reason, for the log, never for the caller).
 The fetcher is injectable: tests serve a locally made certificate, never the internet.
@@ -20,6 +23,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +39,8 @@ from digest.errors import DigestError
 Fetcher = Callable[[str], bytes]
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
 MAX_CERTIFICATE = 64 * 1024
+# How far a relay's signed timestamp may be from now, either way (clocks differ a little).
+MAX_SKEW = timedelta(minutes=5)
 # The fields SNS signs, in order, per message type (absent optional fields are left out).
 SIGNED_FIELDS = {
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
@@ -129,10 +135,20 @@ def sns_signed_text(message: dict[str, Any]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def check_fresh(relay: str, timestamp: str, now: datetime) -> None:
+    """SignatureError unless the Unix `timestamp` is within MAX_SKEW of `now`."""
+    try:
+        signed_at = datetime.fromtimestamp(int(timestamp), UTC)
+    except (ValueError, OverflowError, OSError):
+        raise SignatureError(f"the {relay} timestamp {timestamp[:20]!r} is not a time") from None
+    if abs(now - signed_at) > MAX_SKEW:
+        raise SignatureError(f"the {relay} timestamp {signed_at:%Y-%m-%d %H:%M:%S} is not recent")
+
+
 def verify_sendgrid(
-    public_key: str, signature: str | None, timestamp: str | None, body: bytes
+    public_key: str, signature: str | None, timestamp: str | None, body: bytes, now: datetime
 ) -> None:
-    """SendGrid's signed event webhook: ECDSA over timestamp + raw body."""
+    """SendGrid's signed event webhook: ECDSA over timestamp + raw body, signed recently."""
     if not signature or not timestamp:
         raise SignatureError("no SendGrid signature or timestamp header")
     try:
@@ -146,10 +162,12 @@ def verify_sendgrid(
         key.verify(raw_signature, timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as error:
         raise SignatureError("the SendGrid signature does not match the body") from error
+    check_fresh("SendGrid", timestamp, now)
 
 
-def verify_mailgun(signing_key: str, signature: object) -> None:
-    """Mailgun's `signature` object: HMAC-SHA256(key, timestamp + token) in hex."""
+def verify_mailgun(signing_key: str, signature: object, now: datetime) -> str:
+    """Mailgun's `signature` object: HMAC-SHA256(key, timestamp + token) in hex, signed
+    recently; returns the token, which the caller must refuse when seen before."""
     if not isinstance(signature, dict):
         raise SignatureError("no Mailgun signature object")
     timestamp, token = str(signature.get("timestamp", "")), str(signature.get("token", ""))
@@ -157,6 +175,8 @@ def verify_mailgun(signing_key: str, signature: object) -> None:
     expected = hmac.new(signing_key.encode(), (timestamp + token).encode(), hashlib.sha256)
     if not timestamp or not token or not hmac.compare_digest(expected.hexdigest(), given):
         raise SignatureError("the Mailgun signature does not match")
+    check_fresh("Mailgun", timestamp, now)
+    return token
 
 
 def verify_basic_auth(expected: str, authorization: str | None) -> None:

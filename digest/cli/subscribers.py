@@ -197,7 +197,7 @@ def web(
     import uvicorn
 
     claim_port(host, port)
-    follow_port(host, port)
+    settings = follow_port(host, port)
     prepare_database()
     uvicorn.run(
         "digest.web.server:app",
@@ -205,5 +205,7 @@ def web(
         port=port,
         workers=workers,
         proxy_headers=True,
+        # None: uvicorn's own FORWARDED_ALLOW_IPS, else 127.0.0.1 (a proxy on this machine).
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level="info",
     )

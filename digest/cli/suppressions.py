@@ -12,6 +12,7 @@ import typer
 from digest.cli.common import app, console, open_session
 from digest.clock import SYSTEM_CLOCK
 from digest.errors import DigestError
+from digest.readers.list_export import spreadsheet_safe_row
 from digest.readers.suppressions import (
     EXPORT_COLUMNS,
     add_suppression,
@@ -122,7 +123,7 @@ def export_command(
             writer.writeheader()
             count = 0
             for row in export_suppressions(session):
-                writer.writerow(row)
+                writer.writerow(spreadsheet_safe_row(row))
                 count += 1
         finally:
             if output:

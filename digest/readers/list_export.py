@@ -24,6 +24,20 @@ from digest.models import (
 )
 from digest.readers.import_formats import FORMATS
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): an
+# imported name such as "=HYPERLINK(...)" would run when the export is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """The value as a spreadsheet shows it as text: a leading quote before a formula's start."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def spreadsheet_safe_row(row: dict[str, str]) -> dict[str, str]:
+    """Every value of a CSV row made safe to open in a spreadsheet (`spreadsheet_safe`)."""
+    return {header: spreadsheet_safe(value) for header, value in row.items()}
+
 
 class _Reader:
     __slots__ = ("confirmed_at", "email", "interests", "name", "source", "town")
@@ -117,7 +131,10 @@ _SHAPES: dict[str, Callable[[_Reader], dict[str, str]]] = {
 def export_list(
     session: Session, newsletter: str, shape: str = "csv"
 ) -> tuple[list[str], list[dict[str, str]]]:
-    """The confirmed, active readers of a newsletter, by address: the headers and the rows."""
+    """The confirmed, active readers of a newsletter, by address: the headers and the rows.
+
+    Every value is safe to open in a spreadsheet (`spreadsheet_safe`).
+    """
     if shape not in _SHAPES:
         raise DigestError(f"unknown list format {shape!r} (use {', '.join(FORMATS)})")
     found = session.scalars(select(Newsletter).where(Newsletter.slug == newsletter)).one_or_none()
@@ -136,7 +153,7 @@ def export_list(
     )
     write = _SHAPES[shape]
     rows = [
-        write(_Reader(sub, subscription, town))
+        spreadsheet_safe_row(write(_Reader(sub, subscription, town)))
         for sub, subscription, town in session.execute(query)
     ]
     headers = list(rows[0]) if rows else list(write(_Reader(Subscriber(), Subscription(), "")))

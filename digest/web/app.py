@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException
 
 from digest import __version__
 from digest.accounts.users import NotAllowedError
+from digest.bounces.signatures import MAX_SKEW
 from digest.clock import SYSTEM_CLOCK, Clock
 from digest.db import make_engine, make_session_factory
 from digest.i18n import DEFAULT_LANGUAGE, translatable, translate, translated
@@ -59,7 +60,7 @@ from digest.web.context import (
     web_templates,
 )
 from digest.web.languages import browser_language, is_reader_page
-from digest.web.ratelimit import SignupLimiter
+from digest.web.ratelimit import SeenTokens, SignupLimiter
 from digest.web.security import (
     FORM_REJECTED,
     BodyLimit,
@@ -90,6 +91,7 @@ def create_app(
     settings: Settings, *, notifier: Notifier | None = None, clock: Clock | None = None
 ) -> FastAPI:
     """The web app for these settings; emails are queued through `notifier` (Celery by default)."""
+    _warn_if_dev_in_public(settings)
     engine = make_engine(settings.database_url, **_pool_options(settings.database_url))
     web = WebContext(
         settings=settings,
@@ -98,6 +100,8 @@ def create_app(
         templates=template_environment(settings),
         reader_templates=page_environments(settings),
         limiter=SignupLimiter(settings),
+        # Twice the skew a signed timestamp may have: a token outlives its signature's validity.
+        seen_tokens=SeenTokens(settings, 2 * MAX_SKEW),
         guard=FormGuard(settings),
         notifier=notifier or CeleryNotifier(),
         clock=clock or SYSTEM_CLOCK,
@@ -160,6 +164,18 @@ def create_app(
     # Outermost: a click is answered before any other middleware or the router runs.
     app.add_middleware(clicks.FastRedirect, web=web, buffer=click_buffer)
     return app
+
+
+def _warn_if_dev_in_public(settings: Settings) -> None:
+    """Dev mode on a public address is most likely a deployment without DIGEST_ENV=prod."""
+    host = urlsplit(settings.base_url).hostname or ""
+    if settings.is_dev and host not in ("localhost", "127.0.0.1", "::1"):
+        log.warning(
+            "DIGEST_ENV is %s but DIGEST_BASE_URL is %s: set DIGEST_ENV=prod for a deployment "
+            "(dev serves /dev/outbox to admins and generates its own secret key)",
+            settings.env,
+            settings.base_url,
+        )
 
 
 def _pool_options(url: str) -> dict[str, Any]:

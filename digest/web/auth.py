@@ -5,7 +5,9 @@ The session lives in the database (digest.accounts.sessions); the cookie holds o
 id: HttpOnly, SameSite=Strict, and on https `Secure` with the `__Host-` prefix. Logging in
 always starts a new session (a planted id is never adopted). Every admin post carries the
 session's own form token, so a token from another session or a planted cookie is refused.
-Failed logins are throttled by account and by client address (digest.accounts.throttle).
+Failed logins are throttled by account at a client, by client, and account-wide only for
+clients that failed on it (digest.accounts.throttle): a storm of wrong passwords from elsewhere
+never refuses the real user. Argon2 checks run a few at a time (digest.accounts.passwords).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from digest.accounts import sessions, throttle
 from digest.accounts.audit import record
+from digest.accounts.passwords import PasswordCheckBusyError
 from digest.accounts.users import Actor, authenticate, require_admin
 from digest.web.context import WebContext, context
 from digest.web.security import CSRF_FIELD, FormRejectedError, FormToken, PostedForm
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 SESSION_COOKIE = "digest_session"
 LOGIN_PATH = "/admin/login"
 LOGIN_FAILED = "That email address and password do not match an active account."
+# Seconds to wait when every password check of the process is busy (a burst of logins).
+BUSY_WAIT = 5
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 Web = Annotated[WebContext, Depends(context)]
@@ -117,8 +122,8 @@ def session_form_token(request: Request) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    """Where to go after login: an admin path of this site only, never another site."""
-    if target and target.startswith("/admin/") and not target.startswith("//"):
+    """Where to go after login: an admin path (or the dev outbox) of this site only."""
+    if target and target.startswith(("/admin/", "/dev/outbox/")) and not target.startswith("//"):
         return target if "\\" not in target else "/admin/"
     return "/admin/"
 
@@ -154,22 +159,38 @@ def login(
     password: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=500)] = "/admin/",
 ) -> Response:
-    """Check the password; on success a new session (and cookie), else the form again."""
+    """Check the password; on success a new session (and cookie), else the form again.
+
+    The attempt is counted before the password is checked (digest.accounts.throttle), in its
+    own short transaction; a correct password takes it back.
+    """
     now = web.clock.now()
-    keys = throttle.keys(email, _client(request))
-    with web.transaction() as session:
-        wait = throttle.wait_seconds(session, keys, now)
-        user = None if wait else authenticate(session, email, password, now)
-        if user is not None:
-            throttle.clear(session, keys[:1])
-            sessions.end_session(session, request.cookies.get(cookie_name(web)))
-            session_id, _row = sessions.start_session(session, user, now, _client(request))
-            record(session, user, "login", user.email, {"ip": _client(request)}, now)
-        elif not wait:
-            wait = throttle.record_failure(session, keys, now)
-            log.warning("failed login for %r from %s", email[:80], _client(request))
+    attempt = throttle.attempt_for(email, _client(request))
+    try:
+        with web.transaction() as session:
+            earned = throttle.reserve(session, attempt, now)
+    except throttle.ThrottledError as exc:
+        return _refused(web, request, email, exc.wait)
+    try:
+        with web.transaction() as session:
+            user = authenticate(session, email, password, now)
+            if user is not None:
+                throttle.release(session, attempt)
+                throttle.purge(session, now)
+                sessions.end_session(session, request.cookies.get(cookie_name(web)))
+                session_id, _row = sessions.start_session(session, user, now, _client(request))
+                record(session, user, "login", user.email, {"ip": _client(request)}, now)
+    except PasswordCheckBusyError:
+        log.warning(
+            "login of %r from %s: too many password checks at once", email[:80], _client(request)
+        )
+        message = "Too many people are signing in at this moment. Please try again shortly."
+        response = _login_page(web, request, 503, error=message, email=email)
+        response.headers["retry-after"] = str(BUSY_WAIT)
+        return response
     if user is None:
-        return _refused(web, request, email, wait)
+        log.warning("failed login for %r from %s", email[:80], _client(request))
+        return _refused(web, request, email, earned)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         cookie_name(web),

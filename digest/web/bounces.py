@@ -248,7 +248,7 @@ def sendgrid_webhook(
     if not key:
         return _off("SendGrid", "SENDGRID_WEBHOOK_PUBLIC_KEY")
     try:
-        verify_sendgrid(key, signature, timestamp, body)
+        verify_sendgrid(key, signature, timestamp, body, web.clock.now())
     except SignatureError as error:
         return _unauthorized("SendGrid", error)
     payload = _json(body)
@@ -270,10 +270,18 @@ def mailgun_webhook(web: Web, body: Body) -> Response:
     payload = _json(body)
     try:
         # The proof is inside the body; nothing else in it is read before it is checked.
-        verify_mailgun(key, payload.get("signature") if isinstance(payload, dict) else None)
+        signature = payload.get("signature") if isinstance(payload, dict) else None
+        token = verify_mailgun(key, signature, web.clock.now())
     except SignatureError as error:
         return _unauthorized("Mailgun", error)
-    return _record(web, "mailgun", mailgun_events(payload))
+    # The signature does not cover the events: a token seen before is a replay of it.
+    if not web.seen_tokens.first_time("mailgun", token):
+        return _unauthorized("Mailgun", SignatureError("the Mailgun token was used before"))
+    try:
+        return _record(web, "mailgun", mailgun_events(payload))
+    except Exception:
+        web.seen_tokens.forget("mailgun", token)  # not recorded: the relay's retry may come
+        raise
 
 
 @router.post(

@@ -29,7 +29,7 @@ from digest.i18n import (
 from digest.readers.consent import Origin, publisher_name
 from digest.render.templates import install_language, templates_dir
 from digest.settings import Settings
-from digest.web.ratelimit import SignupLimiter
+from digest.web.ratelimit import SeenTokens, SignupLimiter
 from digest.web.security import FormGuard
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class WebContext:
     sessions: sessionmaker[Session]
     templates: Environment  # English: the editors' pages
     limiter: SignupLimiter
+    seen_tokens: SeenTokens  # of signed webhook posts (a replay is refused)
     guard: FormGuard
     notifier: Notifier
     clock: Clock

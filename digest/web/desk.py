@@ -27,6 +27,7 @@ from digest.errors import DigestError
 from digest.models import Community, Edition, EditionStatus
 from digest.render.placeholders import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
 from digest.sending import approval, pages, proofs, shaping
+from digest.tokens import TokenError, make_token, read_token
 from digest.web.admin import EDITION_POLICY, FRAMEABLE, admin_page
 from digest.web.auth import CheckedForm, current_user
 from digest.web.context import WebContext, context
@@ -60,6 +61,28 @@ DONE = {
 }
 
 
+# The refusal travels to the desk as a signed code, never as text: a crafted link cannot put
+# words of its own in the admin's alert (content spoofing). A code lasts long enough to be shown.
+ERROR_PURPOSE = "desk-error"
+ERROR_MAX_AGE = 600
+
+
+def _error_code(web: WebContext, message: str) -> str:
+    return quote(make_token(web.settings, ERROR_PURPOSE, message[:300]), safe="")
+
+
+def _error_message(web: WebContext, code: str) -> str:
+    """The refusal a code stands for; '' for no code, a forged one or one too old."""
+    if not code:
+        return ""
+    try:
+        message = read_token(web.settings, ERROR_PURPOSE, code, max_age=ERROR_MAX_AGE)
+    except TokenError:
+        log.warning("desk error code that this Digest did not sign: %r", code[:80])
+        return ""
+    return message if isinstance(message, str) else ""
+
+
 def _desk_url(edition_id: int, town: str, scope: str = "town", done: str = "") -> str:
     url = f"/admin/editions/{edition_id}/towns/{quote(town)}/desk?scope={scope}"
     return url + (f"&done={done}" if done else "")
@@ -81,7 +104,7 @@ def desk_page(
     web: Web,
     scope: Annotated[Scope, Query()] = "town",
     done: Annotated[str, Query(max_length=20)] = "",
-    error: Annotated[str, Query(max_length=300)] = "",
+    error: Annotated[str, Query(max_length=1000)] = "",
 ) -> Response:
     """The desk: the town's stories with their controls, the note, approval, test send, preview."""
     with web.transaction() as session:
@@ -110,7 +133,7 @@ def desk_page(
         title=f"Edition {edition_id} for {values['town'].name}",
         scope=scope,
         done=DONE.get(done),
-        error=error,
+        error=_error_message(web, error),
         section_keys=SECTION_ORDER,
         section="overview",
         **values,
@@ -163,7 +186,7 @@ def desk_action(
     except NotAllowedError:
         raise
     except DigestError as exc:
-        url = _desk_url(edition_id, town, scope) + "&error=" + quote(str(exc)[:300])
+        url = _desk_url(edition_id, town, scope) + "&error=" + _error_code(web, str(exc))
         return RedirectResponse(url, status_code=303)
     log.info("edition %s, %s (%s): %s by %s", edition_id, town, scope, action, user.email)
     return RedirectResponse(_desk_url(edition_id, town, scope, action), status_code=303)

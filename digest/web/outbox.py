@@ -1,9 +1,11 @@
 """The dev outbox viewer (/dev/outbox): the messages in the Maildir of DIGEST_MAIL_URL.
 
-Only in dev (404 with DIGEST_ENV=prod). A message's HTML part is shown in a sandboxed frame
-whose links open in the whole window, so a newcomer can sign up, open the confirmation here
-and follow its link in the same browser. Remote images are not loaded (nothing here may
-reach the internet), as in a mail client that blocks them.
+Only in dev (404 with DIGEST_ENV=prod), and only for a signed-in admin: a deployment that
+forgot DIGEST_ENV=prod must not serve every reader's mail and personal links to anyone. A
+message's HTML part is shown in a sandboxed frame whose links open in the whole window, so a
+newcomer can sign up, open the confirmation here and follow its link in the same browser.
+Remote images are not loaded (nothing here may reach the internet), as in a mail client that
+blocks them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from markupsafe import Markup, escape
 
 from digest.sending.transport import MaildirTransport, transport_for_url
 from digest.web.admin import ADMIN_POLICY
+from digest.web.auth import admin_user
 from digest.web.context import WebContext, context
 
 # The newest messages listed; older ones stay in the Maildir.
@@ -46,7 +49,12 @@ async def dev_only(request: Request) -> None:
         raise HTTPException(404)
 
 
-router = APIRouter(prefix="/dev/outbox", dependencies=[Depends(dev_only)], include_in_schema=False)
+# dev_only first: outside dev the answer is 404, never a login form.
+router = APIRouter(
+    prefix="/dev/outbox",
+    dependencies=[Depends(dev_only), Depends(admin_user)],
+    include_in_schema=False,
+)
 Web = Annotated[WebContext, Depends(context)]
 Key = Annotated[str, Path(max_length=200, pattern=r"^[A-Za-z0-9._,=-]+$")]
 

@@ -1,4 +1,5 @@
-"""Signup rate limits per client IP and per address, shared through Redis when configured.
+"""Counts the web app keeps for a while, shared through Redis when configured: signup rate
+limits per client IP and per address, and the tokens of signed webhook posts already seen.
 
 With DIGEST_REDIS_URL every web process counts in the same Redis; without it each process
 keeps its own counts in memory (the embedded mode runs one process).
@@ -9,10 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from datetime import timedelta
 
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.storage import Storage, storage_from_string
-from limits.strategies import FixedWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from digest.settings import Settings
 
@@ -28,13 +30,17 @@ def storage_uri(redis_url: str | None) -> str:
     return redis_url
 
 
+def _storage(settings: Settings) -> Storage:
+    storage = storage_from_string(storage_uri(settings.redis_url))
+    assert isinstance(storage, Storage)  # a synchronous storage: no async+ scheme is used
+    return storage
+
+
 class SignupLimiter:
     """Counts signups; `check` says how long to wait when a limit is reached."""
 
     def __init__(self, settings: Settings) -> None:
-        storage = storage_from_string(storage_uri(settings.redis_url))
-        assert isinstance(storage, Storage)  # a synchronous storage: no async+ scheme is used
-        self.limiter = FixedWindowRateLimiter(storage)
+        self.limiter = FixedWindowRateLimiter(_storage(settings))
         self.per_ip: RateLimitItem = parse(settings.signup_limit_per_ip)
         self.per_address: RateLimitItem = parse(settings.signup_limit_per_address)
 
@@ -56,3 +62,30 @@ class SignupLimiter:
     def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
         reset = self.limiter.get_window_stats(item, *keys).reset_time
         return max(1, math.ceil(reset - time.time()))
+
+
+class SeenTokens:
+    """Tokens of signed webhook posts seen in the last `keep`: a replayed signature is refused."""
+
+    def __init__(self, settings: Settings, keep: timedelta) -> None:
+        self.limiter = MovingWindowRateLimiter(_storage(settings))
+        self.once: RateLimitItem = RateLimitItemPerSecond(1, int(keep.total_seconds()))
+
+    def first_time(self, kind: str, token: str) -> bool:
+        """True the first time this token is seen within `keep` (atomic across processes).
+
+        When the store cannot be reached the post is let through (logged): the signature's
+        timestamp still bounds a replay to minutes, and a relay's bounces are not lost.
+        """
+        try:
+            return self.limiter.hit(self.once, f"seen-{kind}", token[:200])
+        except Exception:  # the storage's errors differ per backend (redis, memory)
+            log.exception("token store unreachable; a %s post is accepted unchecked", kind)
+            return True
+
+    def forget(self, kind: str, token: str) -> None:
+        """Forget a token whose post was not recorded, so the relay's retry is accepted."""
+        try:
+            self.limiter.clear(self.once, f"seen-{kind}", token[:200])
+        except Exception:
+            log.exception("token store unreachable; a %s token stays remembered", kind)

@@ -54,7 +54,7 @@ class Throttled(Exception):  # noqa: N818  a signal, not an error
         self.retry_after = retry_after
 
 
-def _address_key(email: str) -> str | None:
+def address_key(email: str) -> str | None:
     try:
         return normalize_email(email)
     except AddressError:
@@ -77,7 +77,7 @@ def _record_signup(
     `language` is the form's: the consent recorded is the sentence the reader read.
     """
     ip = request.client.host if request.client else "unknown"
-    retry_after = web.limiter.check(ip, _address_key(email))
+    retry_after = web.limiter.check(ip, address_key(email))
     if retry_after is not None:
         raise Throttled(retry_after)
     settings = web.settings

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
-from digest.accounts import throttle
+from digest.accounts import passwords, throttle
 from digest.accounts.audit import recent, record
 from digest.accounts.sessions import LIFETIME, end_session, find_session, start_session
 from digest.accounts.users import (
@@ -84,17 +88,35 @@ def test_sessions_are_new_at_each_login_and_end(session: Session) -> None:
     assert find_session(session, second, NOW) is None
 
 
+def fail(session: Session, attempt: throttle.Attempt, now: datetime) -> int:
+    """One wrong password: the reserved count stays; the wait it earned, or -wait if refused."""
+    try:
+        with session.begin_nested():
+            return throttle.reserve(session, attempt, now)
+    except throttle.ThrottledError as exc:
+        return -exc.wait
+
+
 def test_five_failures_are_free_then_each_one_doubles_the_wait(session: Session) -> None:
-    keys = throttle.keys("ed@example.org", "10.0.0.1")
-    waits = [throttle.record_failure(session, keys, NOW) for _ in range(7)]
-    assert waits == [0, 0, 0, 0, 30, 60, 120]
-    assert throttle.wait_seconds(session, keys, NOW) == 120
-    assert throttle.wait_seconds(session, keys[1:], NOW + timedelta(seconds=100)) == 20
-    assert throttle.wait_seconds(session, keys, NOW + timedelta(seconds=121)) == 0
-    # After a quiet hour the count starts again.
-    assert throttle.record_failure(session, keys, NOW + timedelta(hours=2)) == 0
-    throttle.clear(session, keys)
-    assert throttle.wait_seconds(session, keys, NOW) == 0
+    attempt = throttle.attempt_for("ed@example.org", "10.0.0.1")
+    waits = [fail(session, attempt, NOW) for _ in range(6)]
+    assert waits == [0, 0, 0, 0, 30, -30]  # the sixth is refused unchecked, and not counted
+    assert fail(session, attempt, NOW + timedelta(seconds=31)) == 60
+    assert fail(session, attempt, NOW + timedelta(seconds=90)) == -1
+    assert fail(session, attempt, NOW + timedelta(seconds=92)) == 120
+    # After a quiet hour the count starts again, and old counts are purged.
+    assert fail(session, attempt, NOW + timedelta(hours=3)) == 0
+    assert throttle.purge(session, NOW + timedelta(hours=5)) == 3
+    throttle.release(session, attempt)
+
+
+def test_an_ipv6_client_is_counted_by_its_64_block() -> None:
+    one = throttle.attempt_for("Ed@Example.org ", "2001:db8:1:2:aaaa::1")
+    other = throttle.attempt_for("ed@example.org", "2001:db8:1:2:ffff::9")
+    assert one == other
+    assert one.client == "client:2001:db8:1:2::/64"
+    assert throttle.attempt_for("ed@example.org", "2001:db8:1:3::1").client != one.client
+    assert throttle.attempt_for("x", "::ffff:192.0.2.7").client == "client:192.0.2.7"
 
 
 def test_the_audit_log_keeps_who_did_what_newest_first(session: Session) -> None:
@@ -115,3 +137,35 @@ def test_a_first_admin_only_when_there_is_no_account(session: Session) -> None:
     assert len(password) >= 12
     assert authenticate(session, "admin@example.org", password, NOW) is not None
     assert ensure_first_admin(session, "admin@example.org") is None
+
+
+class CountingHasher(PasswordHasher):
+    """The real argon2id hasher, counting how many checks run at the same moment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().verify(hash, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def test_a_burst_of_password_checks_runs_a_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hasher = CountingHasher()
+    stored = hasher.hash(PASSWORD)
+    monkeypatch.setattr(passwords, "_hasher", hasher)
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda _: passwords.verify(stored, PASSWORD), range(12)))
+    assert results == [True] * 12
+    assert 1 < hasher.most <= passwords.CONCURRENT_CHECKS

@@ -10,6 +10,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -237,11 +240,19 @@ def test_ses_refuses_what_sns_did_not_sign_and_records_nothing(
     assert all(url == CERT_URL for url in sns.fetched)
 
 
+def unix_now(seconds: int = 0) -> str:
+    """Now (the app's clock is the system's here), moved by `seconds`, as a Unix timestamp."""
+    return str(int(time.time()) + seconds)
+
+
 def sendgrid_post(
-    client: TestClient, key: ec.EllipticCurvePrivateKey, events: list[dict[str, Any]]
+    client: TestClient,
+    key: ec.EllipticCurvePrivateKey,
+    events: list[dict[str, Any]],
+    timestamp: str | None = None,
 ) -> Any:
     body = json.dumps(events).encode()
-    timestamp = "1732428000"
+    timestamp = timestamp or unix_now()
     signature = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     headers = {
         "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
@@ -302,8 +313,11 @@ def test_sendgrid_refuses_a_signature_of_another_key(
     assert kinds(committed) == []
 
 
-def mailgun_body(key: str, event: dict[str, Any], token: str = "tok-1") -> dict[str, Any]:
-    timestamp = "1732428000"
+def mailgun_body(
+    key: str, event: dict[str, Any], token: str | None = None, timestamp: str | None = None
+) -> dict[str, Any]:
+    token = token or uuid.uuid4().hex  # Mailgun's token is new for every post
+    timestamp = timestamp or unix_now()
     digest = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
     return {
         "signature": {"timestamp": timestamp, "token": token, "signature": digest},
@@ -340,6 +354,53 @@ def test_mailgun_permanent_and_temporary_failures_and_complaints(
     forged = mailgun_body("wrong-key", complained | {"id": "mg-4"})
     assert client.post("/api/webhooks/mailgun", json=forged).status_code == 401
     assert client.post("/api/webhooks/mailgun", content=b"[1, 2").status_code == 401
+
+
+def test_a_mailgun_signature_cannot_be_replayed_with_other_events(
+    client: TestClient, committed: sessionmaker[Session], readers: list[int]
+) -> None:
+    seen = {"event": "complained", "id": "mg-10", "recipient": "reader0@springfield.example"}
+    first = mailgun_body(MAILGUN_KEY, seen)
+    assert client.post("/api/webhooks/mailgun", json=first).status_code == 200
+    victim = {"event": "complained", "id": "mg-11", "recipient": "reader1@springfield.example"}
+    replayed = {"signature": first["signature"], "event-data": victim}
+    assert client.post("/api/webhooks/mailgun", json=replayed).status_code == 401
+    for moved in (-6 * 60, 6 * 60):  # an old signature, or one from the far future
+        stale = mailgun_body(MAILGUN_KEY, victim, timestamp=unix_now(moved))
+        assert client.post("/api/webhooks/mailgun", json=stale).status_code == 401
+    assert reader(committed, 1) == (SubscriberStatus.ACTIVE, False)
+    assert [recipient for _, recipient, _ in kinds(committed)] == ["reader0@springfield.example"]
+    fresh = mailgun_body(MAILGUN_KEY, victim, timestamp=unix_now(-4 * 60))  # within the skew
+    assert client.post("/api/webhooks/mailgun", json=fresh).status_code == 200
+
+
+@pytest.mark.redis
+def test_with_redis_every_web_process_knows_the_mailgun_tokens_seen(
+    settings: Settings, committed: sessionmaker[Session], readers: list[int], redis_client: object
+) -> None:
+    shared = settings.model_copy(update={"redis_url": os.environ["DIGEST_TEST_REDIS_URL"]})
+    one, other = TestClient(create_app(shared)), TestClient(create_app(shared))
+    seen = {"event": "complained", "id": "mg-20", "recipient": "reader0@springfield.example"}
+    first = mailgun_body(MAILGUN_KEY, seen)
+    assert one.post("/api/webhooks/mailgun", json=first).status_code == 200
+    victim = {"event": "complained", "id": "mg-21", "recipient": "reader1@springfield.example"}
+    replayed = {"signature": first["signature"], "event-data": victim}
+    assert other.post("/api/webhooks/mailgun", json=replayed).status_code == 401
+    assert reader(committed, 1) == (SubscriberStatus.ACTIVE, False)
+
+
+def test_sendgrid_refuses_an_old_signed_timestamp(
+    client: TestClient,
+    committed: sessionmaker[Session],
+    readers: list[int],
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+) -> None:
+    events = [{"email": "reader0@springfield.example", "event": "spamreport", "sg_event_id": "y"}]
+    for moved in (-6 * 60, 6 * 60):
+        old = sendgrid_post(client, sendgrid_key, events, timestamp=unix_now(moved))
+        assert old.status_code == 401
+    assert kinds(committed) == []
+    assert sendgrid_post(client, sendgrid_key, events).status_code == 200
 
 
 def test_postmark_basic_auth_bounce_types(

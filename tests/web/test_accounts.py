@@ -5,16 +5,28 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.accounts import throttle
 from digest.clock import FixedClock
-from digest.models import AuditEntry, Edition, EditionStatus, Newsletter, Suppression
+from digest.models import (
+    AuditEntry,
+    Edition,
+    EditionStatus,
+    LoginThrottle,
+    Newsletter,
+    Suppression,
+)
 from digest.settings import load_settings
 from digest.web import create_app
 from digest.web.security import FormGuard
@@ -23,11 +35,13 @@ from tests.support.admin import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     EDITOR_EMAIL,
+    TOKEN_FIELD,
     TOWN_EDITOR_EMAIL,
     Newsroom,
     log_in,
     newsroom,
 )
+from tests.support.browser import WebServer
 from tests.support.web import RecordingNotifier, form_token
 
 MakeClient = Callable[..., TestClient]
@@ -52,13 +66,15 @@ def clock() -> FixedClock:
 def make_client(room: Newsroom, clock: FixedClock) -> Iterator[MakeClient]:
     clients: list[TestClient] = []
 
-    def make(base_url: str = "http://127.0.0.1:8000", **overrides: Any) -> TestClient:
+    def make(
+        base_url: str = "http://127.0.0.1:8000", ip: str = "testclient", **overrides: Any
+    ) -> TestClient:
         settings = load_settings(
             database_url=os.environ["DIGEST_DATABASE_URL"], base_url=base_url, **overrides
         )
         app = create_app(settings, notifier=RecordingNotifier(), clock=clock)
         app.state.edition_starter = Starter()
-        client = TestClient(app, base_url=base_url)
+        client = TestClient(app, base_url=base_url, client=(ip, 50000))
         clients.append(client.__enter__())
         return client
 
@@ -244,9 +260,39 @@ def test_five_failures_then_429_with_a_growing_wait_logged(
 
 def test_throttling_by_address_covers_every_account(make_client: MakeClient) -> None:
     client = make_client()
-    for i in range(5):
+    for i in range(throttle.CLIENT_FREE_FAILURES):
         log_in(client, f"guess{i}@example.org", "wrong-password")
     assert log_in(client, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+    elsewhere = make_client(ip="198.51.100.20")
+    assert log_in(elsewhere, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 303
+
+
+def test_a_storm_of_wrong_passwords_never_locks_the_real_user_out(make_client: MakeClient) -> None:
+    attackers = [make_client(ip=f"203.0.113.{n}") for n in range(1, 4)]
+    for attacker in attackers[:2]:  # ten failures on the account, from two places
+        answers = [log_in(attacker, ADMIN_EMAIL, "wrong-password").status_code for _ in range(7)]
+        assert answers == [401, 401, 401, 401, 429, 429, 429]
+        assert log_in(attacker, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+    # Now the account is locked for places that fail on it: a new place gets two tries only.
+    answers = [log_in(attackers[2], ADMIN_EMAIL, "wrong-password").status_code for _ in range(3)]
+    assert answers == [401, 401, 429]
+    # Another account from the attackers' places is not locked by this one's failures.
+    assert log_in(attackers[0], EDITOR_EMAIL, ADMIN_PASSWORD).status_code == 303
+    # The real admin, from a place with no failure, signs in with the right password.
+    real = make_client(ip="198.51.100.7")
+    assert log_in(real, ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 303
+    # ... which ends the account-wide lock; the attackers' own locks stay.
+    assert log_in(attackers[1], ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+
+
+def test_an_ipv6_client_is_throttled_by_its_64_block(make_client: MakeClient) -> None:
+    for n in range(1, 6):  # five addresses of one /64, one failure each
+        hopper = make_client(ip=f"2001:db8:5:6::{n:x}")
+        log_in(hopper, EDITOR_EMAIL, "wrong-password")
+    again = make_client(ip="2001:db8:5:6:ffff::1")
+    assert log_in(again, EDITOR_EMAIL, ADMIN_PASSWORD).status_code == 429
+    neighbour = make_client(ip="2001:db8:5:7::1")  # another /64
+    assert log_in(neighbour, EDITOR_EMAIL, ADMIN_PASSWORD).status_code == 303
 
 
 # Roles and towns
@@ -317,3 +363,37 @@ def test_the_audit_log_records_controls_and_shows_them(
     html = client.get("/admin/audit/", params={"action": "edition."}).text
     assert html.count('data-label="What">edition.') == 3
     assert ADMIN_EMAIL in html
+
+
+def test_a_parallel_burst_of_wrong_passwords_gets_only_the_free_tries(
+    room: Newsroom, committed: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Against a real uvicorn server (its 40 threads): every attempt of the burst is in flight
+    before any has been counted, yet only FREE_FAILURES passwords are checked."""
+    server = WebServer({}, tmp_path / "web.log").start()
+    burst = 16
+    try:
+        clients = [httpx.Client(base_url=server.url, timeout=60) for _ in range(burst)]
+        tokens = [TOKEN_FIELD.search(c.get("/admin/login").text) for c in clients]
+        start = threading.Barrier(burst)
+
+        def attempt(n: int) -> int:
+            token = tokens[n]
+            assert token is not None
+            start.wait()
+            data = {"form_token": token.group(1), "email": EDITOR_EMAIL, "password": "wrong-pw"}
+            return clients[n].post("/admin/login", data=data).status_code
+
+        with ThreadPoolExecutor(burst) as pool:
+            statuses = list(pool.map(attempt, range(burst)))
+        for client in clients:
+            client.close()
+    finally:
+        server.stop()
+    assert statuses.count(401) == throttle.FREE_FAILURES - 1, statuses
+    assert statuses.count(429) == burst - throttle.FREE_FAILURES + 1
+    with committed() as session:
+        pair = session.scalars(
+            select(LoginThrottle).where(LoginThrottle.key.startswith("pair:"))
+        ).one()
+        assert pair.failures == throttle.FREE_FAILURES  # the refused ones were not counted

@@ -181,6 +181,7 @@ def test_a_newcomer_confirms_from_the_outbox(
         with chromium() as context:
             local_only(context, server)
             page = context.new_page()
+            browser_log_in(page, server.url)  # the outbox is for a signed-in admin
             page.goto(server.url + "/")
             page.get_by_label("Your email address").fill("newcomer@example.org")
             page.get_by_label("Your town", exact=True).select_option("springfield")

@@ -122,6 +122,15 @@ def test_a_started_edition_cannot_be_changed(
     assert picks(committed) == 0
 
 
+def test_the_desk_shows_no_error_text_a_link_brings(admin: TestClient, room: Newsroom) -> None:
+    desk = f"/admin/editions/{room.sending}/towns/riverton/desk"
+    spoof = "Your session expired: sign in again at https://evil.example/admin"
+    page = admin.get(desk, params={"error": spoof})
+    assert page.status_code == 200
+    assert "evil.example" not in page.text
+    assert 'role="alert"' not in page.text
+
+
 def test_a_note_keeps_the_stories(
     admin: TestClient, built: int, committed: sessionmaker[Session]
 ) -> None:
@@ -161,7 +170,7 @@ def test_add_a_story_by_url_known_or_fetched(
         assert "After two years." in segment.text
         assert known_title in segment.text
     missing = post(admin, built, "add", url=feed_server.url("gone.html"), section="top")
-    assert "could+not+fetch" in missing.headers["location"].replace("%20", "+")
+    assert "could not fetch" in admin.get(missing.headers["location"]).text
 
 
 def test_approving_needs_every_town_of_the_edition(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
 
 from digest.sending.transport import MaildirTransport
 from digest.settings import load_settings
 from digest.web import create_app
 from digest.web.outbox import linkify, newest_messages
 from tests.factories import NOW
+from tests.support.admin import ADMIN_EMAIL, EDITOR_EMAIL, log_in, newsroom
 from tests.support.web import RecordingNotifier
 
 MakeClient = Callable[..., TestClient]
@@ -60,10 +63,11 @@ def deliver(outbox: Path, *messages: tuple[str, str]) -> list[str]:
 
 
 @pytest.fixture
-def make_client(outbox: Path) -> Iterator[MakeClient]:
+def make_client(outbox: Path, committed: sessionmaker[Session]) -> Iterator[MakeClient]:
     clients: list[TestClient] = []
+    newsroom(committed)  # its accounts: the viewer is for a signed-in admin
 
-    def make(**overrides: Any) -> TestClient:
+    def make(sign_in: str | None = ADMIN_EMAIL, **overrides: Any) -> TestClient:
         values: dict[str, Any] = {
             "database_url": os.environ["DIGEST_DATABASE_URL"],
             "mail_url": f"maildir://{outbox}",
@@ -72,6 +76,8 @@ def make_client(outbox: Path) -> Iterator[MakeClient]:
         app = create_app(load_settings(**values), notifier=RecordingNotifier())
         client = TestClient(app, base_url="http://127.0.0.1:8000")
         clients.append(client.__enter__())
+        if sign_in and load_settings(**values).is_dev:
+            assert log_in(client, sign_in).status_code == 303
         return client
 
     yield make
@@ -185,6 +191,32 @@ def test_prod_has_no_outbox_viewer(make_client: MakeClient, outbox: Path) -> Non
         response = client.get(path)
         assert response.status_code == 404, path
         assert "Please confirm" not in response.text
+
+
+def test_the_viewer_is_for_a_signed_in_admin_only(make_client: MakeClient, outbox: Path) -> None:
+    (key,) = deliver(outbox, ("Please confirm", "jane@example.org"))
+    stranger = make_client(sign_in=None)
+    for path in ("/dev/outbox/", f"/dev/outbox/{key}", f"/dev/outbox/{key}/html"):
+        response = stranger.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"].startswith("/admin/login?next=")
+        assert "Please confirm" not in response.text
+    editor = make_client(sign_in=EDITOR_EMAIL)
+    refused = editor.get("/dev/outbox/")
+    assert refused.status_code == 403
+    assert "jane@example.org" not in refused.text
+    page = stranger.get("/admin/login", params={"next": "/dev/outbox/"})
+    assert 'value="/dev/outbox/"' in page.text  # after signing in, back to the outbox
+
+
+def test_dev_mode_on_a_public_address_is_warned_at_startup(
+    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="digest.web.app")
+    make_client(sign_in=None)
+    assert "set DIGEST_ENV=prod" not in caplog.text  # 127.0.0.1: a developer's machine
+    make_client(sign_in=None, base_url="https://news.example")
+    assert "but DIGEST_BASE_URL is https://news.example: set DIGEST_ENV=prod" in caplog.text
 
 
 def test_newest_messages_keeps_the_latest(outbox: Path) -> None:

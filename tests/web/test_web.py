@@ -21,8 +21,10 @@ from digest.models import (
     Subscriber,
     Subscription,
     SubscriptionStatus,
+    SuppressionReason,
 )
-from digest.render.links import confirm_url, preferences_url, unsubscribe_url
+from digest.readers.suppressions import suppress
+from digest.render.links import confirm_url, email_change_url, preferences_url, unsubscribe_url
 from digest.settings import Settings, load_settings
 from digest.tokens import CONFIRM, DAY
 from digest.web import create_app
@@ -930,8 +932,6 @@ def test_changing_the_address_waits_for_the_new_one_to_confirm(
     settings: Settings,
     notifier: RecordingNotifier,
 ) -> None:
-    from digest.render.links import email_change_url
-
     reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
     link = path(preferences_url(settings, reader))
     page = client.get(link)
@@ -958,10 +958,66 @@ def test_changing_the_address_waits_for_the_new_one_to_confirm(
             if "email_change" in d
         ]
     assert steps == ["requested", "confirmed"]
-    # Someone else's address cannot be taken.
+
+
+def ask_for_address(client: TestClient, link: str, new_email: str) -> Any:
     page = client.get(link)
-    taken = client.post(
-        f"{link}/email",
-        data={"form_token": form_token(page.text), "new_email": "jane.new@example.org"},
+    return client.post(
+        f"{link}/email", data={"form_token": form_token(page.text), "new_email": new_email}
     )
-    assert taken.status_code == 422
+
+
+def test_asking_for_a_taken_address_answers_as_any_other_and_mails_nothing(
+    client: TestClient,
+    committed: sessionmaker[Session],
+    settings: Settings,
+    notifier: RecordingNotifier,
+    clock: FixedClock,
+) -> None:
+    other = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    with committed() as session, session.begin():
+        session.get_one(Subscriber, other).email = "ben@example.org"
+        suppress(session, "gone@example.org", SuppressionReason.COMPLAINT, None, START)
+    reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    link = path(preferences_url(settings, reader))
+    answers = {}
+    for address in ("ben@example.org", "gone@example.org", "free@example.org"):
+        clock.advance(minutes=settings.confirm_resend_minutes + 1)  # past the resend window
+        answer = ask_for_address(client, link, address)
+        answers[address] = (answer.status_code, answer.text.replace(address, "ADDRESS"))
+    assert answers["ben@example.org"] == answers["free@example.org"]
+    assert answers["gone@example.org"] == answers["free@example.org"]
+    assert answers["free@example.org"][0] == 200
+    assert notifier.email_changes == [(reader, "free@example.org")]  # never to a taken one
+    confirm_link = path(email_change_url(settings, reader, "ben@example.org"))
+    forged = client.post(confirm_link, data={"form_token": form_token(client.get(link).text)})
+    assert forged.status_code in (400, 409)  # a taken address cannot be confirmed either
+    assert statuses(committed, "ben@example.org") == {"morning": "confirmed"}
+
+
+def test_address_change_requests_are_limited_per_reader_ip_and_address(
+    make_client: MakeClient,
+    committed: sessionmaker[Session],
+    settings: Settings,
+    notifier: RecordingNotifier,
+    clock: FixedClock,
+) -> None:
+    client = make_client()
+    reader = confirmed_reader(client, committed, settings, newsletters=["morning"])
+    link = path(preferences_url(settings, reader))
+    assert ask_for_address(client, link, "victim@example.org").status_code == 200
+    again = ask_for_address(client, link, "victim2@example.org")
+    assert again.status_code == 429  # one request per resend window, whatever the address
+    assert "change of address just now" in again.text
+    assert 0 < int(again.headers["retry-after"]) <= settings.confirm_resend_minutes * 60
+    assert len(notifier.email_changes) == 1
+    # Without the window, the signup's per-address limit (5/hour) bounds mail to a victim.
+    bomber = make_client(confirm_resend_minutes=0, signup_limit_per_ip="1000/hour")
+    answers = [ask_for_address(bomber, link, "victim@example.org") for _ in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [429]
+    assert "many requests" in answers[-1].text
+    # And the per-IP limit bounds mail to many addresses from one client.
+    spreader = make_client(confirm_resend_minutes=0, signup_limit_per_ip="3/hour")
+    spread = [ask_for_address(spreader, link, f"v{n}@example.org").status_code for n in range(4)]
+    assert spread == [200, 200, 200, 429]
+    assert len(notifier.email_changes) == 1 + 5 + 3
