@@ -169,6 +169,7 @@ class SMTPTransport(_ContextManager):
         self._smtp: smtplib.SMTP | None = None
         self._on_connection = 0
         self._pending: int | None = None  # the message whose content awaits its reply
+        self._unsent = b""  # that content, until it goes out with the next envelope
         self._done: list[Result] = []  # results known and not yet handed out
 
     def open(self) -> None:
@@ -246,6 +247,9 @@ class SMTPTransport(_ContextManager):
     def _read_pending(self, smtp: smtplib.SMTP) -> None:
         if self._pending is not None:
             key = self._pending
+            if self._unsent:
+                smtp.send(self._unsent)
+                self._unsent = b""
             reply = smtp.getreply()
             self._pending = None
             self._done.append((key, SendResult.from_reply(*reply)))
@@ -286,16 +290,18 @@ class SMTPTransport(_ContextManager):
         message: bytes,
         options: list[str],
     ) -> None:
-        """MAIL, RCPT and DATA in one write, behind the previous message's content; their
-        replies follow that content's. This message's content is written, and its reply left
-        for the next message's round trip (or `flush`)."""
+        """The previous message's content, then this one's MAIL, RCPT and DATA, in one write;
+        the replies to all four come back together. This message's content waits for the next
+        message's write (or `flush`): one write and one round trip a message."""
         extra = "".join(" " + option for option in options)
-        smtp.send(f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n")
+        envelope = f"MAIL FROM:<{mail_from}>{extra}\r\nRCPT TO:<{rcpt_to}>\r\nDATA\r\n"
+        smtp.send(self._unsent + envelope.encode("ascii"))
+        self._unsent = b""
         self._read_pending(smtp)
         mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
         if data[0] == 354:
             if 200 <= mail[0] < 300 and 200 <= rcpt[0] < 300:
-                smtp.send(_dot_stuffed(_crlf(message)) + b".\r\n")
+                self._unsent = _dot_stuffed(_crlf(message)) + b".\r\n"
                 self._pending = key
                 return
             smtp.send(b".\r\n")  # DATA was accepted although a command failed: end it empty
@@ -334,6 +340,7 @@ class SMTPTransport(_ContextManager):
             doubt = reason or f"{self.name}: the connection closed before the reply to DATA"
             self._done.append((self._pending, SendResult.deferred(doubt)))
             self._pending = None
+            self._unsent = b""
 
     def _context(self) -> ssl.SSLContext:
         # Made once: loading the system's CA certificates takes milliseconds per connection.
