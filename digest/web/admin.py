@@ -20,6 +20,7 @@ from digest.accounts.audit import record
 from digest.accounts.users import NotAllowedError, require_town
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError
+from digest.i18n import Translatable, translatable, translate
 from digest.ingest import clicks as click_store
 from digest.models import Community, Edition, EditionSegment, EditionStatus, Newsletter
 from digest.render.placeholders import web_version_html
@@ -30,6 +31,7 @@ from digest.sending.states import DELIVERY_STATE_ORDER
 from digest.web.auth import CheckedForm, current_user, session_form_token
 from digest.web.charts import signup_chart
 from digest.web.context import WebContext, context
+from digest.web.languages import editor_language, remember_language
 from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_FIELD
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,12 @@ LIVE_REFRESH_SECONDS = 3
 SIGNUP_DAYS = 30
 ACTIVE = (EditionStatus.SENDING, EditionStatus.PAUSED)
 DONE_NOTICES = {
-    "pause": "Paused: batches stop after the message in hand; the rest stays queued.",
-    "resume": "Resumed: the workers carry on with what is still queued.",
-    "resume-later": "Resumed, but the workers could not be told: the next sweep picks it up.",
-    "cancel": "Cancelled: nothing more of this edition will be sent.",
+    "pause": translatable("Paused: batches stop after the message in hand; the rest stays queued."),
+    "resume": translatable("Resumed: the workers carry on with what is still queued."),
+    "resume-later": translatable(
+        "Resumed, but the workers could not be told: the next sweep picks it up."
+    ),
+    "cancel": translatable("Cancelled: nothing more of this edition will be sent."),
 }
 
 
@@ -94,19 +98,30 @@ Slug = Annotated[str, Query(max_length=64)]
 def admin_page(
     web: WebContext, request: Request, name: str, status: int = 200, **values: Any
 ) -> Response:
-    """An admin page for the signed-in user, its forms carrying their session's token."""
+    """An admin page for the signed-in user, its forms carrying their session's token.
+
+    It speaks the editor's language (`editor_language`); values marked `translatable` (titles,
+    notices) are shown in it.
+    """
     values.setdefault("section", "overview")
+    language = editor_language(request)
     response = web.page(
         name,
         status,
+        lang=language,
         form_token=session_form_token(request),
         csrf_field=CSRF_FIELD,
         dev=web.settings.is_dev,
         user=current_user(request),
-        **values,
+        **{key: translate_value(value, language) for key, value in values.items()},
     )
     response.headers["content-security-policy"] = ADMIN_POLICY
+    remember_language(request, response, secure=web.guard.secure_cookie)
     return response
+
+
+def translate_value(value: Any, language: str) -> Any:
+    return translate(value, language) if isinstance(value, Translatable) else value
 
 
 _page = admin_page
@@ -139,7 +154,7 @@ def dashboard(request: Request, web: Web) -> Response:
         web,
         request,
         "admin/dashboard.html",
-        title="Editor's view",
+        title=translatable("Editor's view"),
         editions=recent,
         actions=_actions,
         sending=any(item.status in ACTIVE for item in recent),
@@ -180,7 +195,9 @@ def _preview_choices(session: Session) -> dict[str, Any]:
 
 
 @router.get("/live", response_class=Response)
-def live(web: Web, edition: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
+def live(
+    request: Request, web: Web, edition: Annotated[int | None, Query(ge=1, le=2**62)] = None
+) -> Response:
     """The framed live progress: of one edition, or of every edition sending or paused.
 
     Reloads itself (Refresh header, no script) while anything shown is still to send.
@@ -193,8 +210,10 @@ def live(web: Web, edition: Annotated[int | None, Query(ge=1, le=2**62)] = None)
                 select(Edition).where(Edition.status.in_(ACTIVE)).order_by(Edition.id.desc())
             )
             shown = [_progress(session, item) for item in active]
-    html = web.templates.get_template("admin/live.html").render(
-        editions=shown, one=edition is not None
+    html = (
+        web.templates_in(editor_language(request))
+        .get_template("admin/live.html")
+        .render(editions=shown, one=edition is not None)
     )
     headers = {**FRAMEABLE, "content-security-policy": FRAGMENT_POLICY}
     if any(item.status in (EditionStatus.READY, EditionStatus.SENDING) for item in shown):
@@ -256,7 +275,7 @@ def edition_page(
         web,
         request,
         "admin/edition.html",
-        title=f"Edition {edition_id}",
+        title=translatable("Edition {id}", id=str(edition_id)),
         edition=edition,
         item=item,
         newsletter=newsletter,
@@ -318,7 +337,13 @@ def control(
     except DigestError as exc:
         back = f"/admin/editions/{edition_id}"
         return admin_page(
-            web, request, "message.html", 409, title="Not possible now", message=str(exc), back=back
+            web,
+            request,
+            "message.html",
+            409,
+            title=translatable("Not possible now"),
+            message=str(exc),
+            back=back,
         )
     log.info("edition %s: %s by %s", edition_id, action, user.email)
     done: str = action
@@ -357,7 +382,7 @@ def preview_page(request: Request, web: Web, newsletter: Slug = "", town: Slug =
         request,
         "admin/preview.html",
         400 if error else 200,
-        title="Preview the next edition",
+        title=translatable("Preview the next edition"),
         section="preview",
         newsletter=newsletter,
         town=town,

@@ -23,14 +23,16 @@ from digest.accounts import sessions, throttle
 from digest.accounts.audit import record
 from digest.accounts.passwords import PasswordCheckBusyError
 from digest.accounts.users import Actor, authenticate, require_admin
+from digest.i18n import translatable, translate, translated
 from digest.web.context import WebContext, context
+from digest.web.languages import editor_language, remember_language
 from digest.web.security import CSRF_FIELD, FormRejectedError, FormToken, PostedForm
 
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "digest_session"
 LOGIN_PATH = "/admin/login"
-LOGIN_FAILED = "That email address and password do not match an active account."
+LOGIN_FAILED = translatable("That email address and password do not match an active account.")
 # Seconds to wait when every password check of the process is busy (a burst of logins).
 BUSY_WAIT = 5
 
@@ -130,17 +132,21 @@ def _safe_next(target: str | None) -> str:
 
 def _login_page(web: WebContext, request: Request, status: int = 200, **values: Any) -> Response:
     token, fresh = web.guard.issue(request)
-    values.setdefault("error", None)
+    language = editor_language(request)
+    error = values.pop("error", None)
+    values["error"] = translate(error, language) if error else None
     response = web.page(
         "admin/login.html",
         status,
-        title="Sign in",
+        lang=language,
+        title=translated(language, "Sign in"),
         form_token=token,
         csrf_field=CSRF_FIELD,
         next=_safe_next(request.query_params.get("next")),
         **values,
     )
     web.guard.set_cookie(response, fresh)
+    remember_language(request, response, secure=web.guard.secure_cookie)
     return response
 
 
@@ -184,7 +190,9 @@ def login(
         log.warning(
             "login of %r from %s: too many password checks at once", email[:80], _client(request)
         )
-        message = "Too many people are signing in at this moment. Please try again shortly."
+        message = translatable(
+            "Too many people are signing in at this moment. Please try again shortly."
+        )
         response = _login_page(web, request, 503, error=message, email=email)
         response.headers["retry-after"] = str(BUSY_WAIT)
         return response
@@ -208,8 +216,18 @@ def _refused(web: WebContext, request: Request, email: str, wait: int) -> Respon
     if not wait:
         return _login_page(web, request, 401, error=LOGIN_FAILED, email=email)
     log.warning("login throttled for %r from %s: %s s to wait", email[:80], _client(request), wait)
-    minutes = f"{wait // 60} min {wait % 60} s" if wait >= 60 else f"{wait} seconds"
-    message = f"Too many failed attempts. Please wait {minutes} before trying again."
+    message = (
+        translatable(
+            "Too many failed attempts. Please wait {minutes} min {seconds} s before trying again.",
+            minutes=wait // 60,
+            seconds=wait % 60,
+        )
+        if wait >= 60
+        else translatable(
+            "Too many failed attempts. Please wait {seconds} seconds before trying again.",
+            seconds=wait,
+        )
+    )
     response = _login_page(web, request, 429, error=message, email=email)
     response.headers["retry-after"] = str(wait)
     return response

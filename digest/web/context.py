@@ -71,7 +71,7 @@ class CeleryNotifier:
 
 
 def template_environment(settings: Settings, language: str = DEFAULT_LANGUAGE) -> Environment:
-    """The web pages in one language (the editors' pages are written in English only)."""
+    """The web pages in one language."""
     environment = Environment(
         loader=FileSystemLoader(web_templates()),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -122,7 +122,7 @@ class WebContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    templates: Environment  # English: the editors' pages
+    templates: Environment  # English
     limiter: SignupLimiter
     seen_tokens: SeenTokens  # of signed webhook posts (a replay is refused)
     guard: FormGuard
@@ -136,13 +136,16 @@ class WebContext:
         with self.sessions() as session, session.begin():
             yield session
 
+    def templates_in(self, language: str) -> Environment:
+        """The pages in `language` (English when it has no environment)."""
+        return self.reader_templates.get(supported(language), self.templates)
+
     def page(
         self, name: str, status: int = 200, *, lang: str | None = None, **values: Any
     ) -> HTMLResponse:
-        """A page in `lang` (a reader's page), else in English (an editor's page)."""
-        templates = (
-            self.reader_templates.get(supported(lang), self.templates) if lang else self.templates
-        )
+        """A page in `lang`, with links to itself in the other languages; without `lang`, an
+        English page without them (the development outbox)."""
+        templates = self.templates_in(lang) if lang else self.templates
         html = templates.get_template(name).render(language_links=bool(lang), **values)
         headers = {"cache-control": "no-store"}
         if lang:

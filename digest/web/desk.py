@@ -24,6 +24,7 @@ from digest.accounts.users import Actor, NotAllowedError, require_town
 from digest.curation.picks import current_note
 from digest.curation.sections import SECTION_ORDER
 from digest.errors import DigestError
+from digest.i18n import translatable
 from digest.models import Community, Edition, EditionStatus
 from digest.render.placeholders import EMAIL, GREETING, PREFERENCES_URL, UNSUBSCRIBE_URL, email_html
 from digest.sending import approval, pages, proofs, shaping
@@ -49,15 +50,15 @@ SAMPLE = {
     PREFERENCES_URL: "#preferences",
 }
 DONE = {
-    "note": "The note is saved.",
-    "pin": "Pinned: the story leads its section.",
-    "up": "Moved up.",
-    "down": "Moved down.",
-    "drop": "Dropped.",
-    "swap": "Swapped for the section's next story.",
-    "add": "Added.",
-    "approve": "Approved: each town goes at its slot.",
-    "test-send": "The test was sent.",
+    "note": translatable("The note is saved."),
+    "pin": translatable("Pinned: the story leads its section."),
+    "up": translatable("Moved up."),
+    "down": translatable("Moved down."),
+    "drop": translatable("Dropped."),
+    "swap": translatable("Swapped for the section's next story."),
+    "add": translatable("Added."),
+    "approve": translatable("Approved: each town goes at its slot."),
+    "test-send": translatable("The test was sent."),
 }
 
 
@@ -130,7 +131,7 @@ def desk_page(
         web,
         request,
         "admin/desk.html",
-        title=f"Edition {edition_id} for {values['town'].name}",
+        title=translatable("Edition {id} for {town}", id=str(edition_id), town=values["town"].name),
         scope=scope,
         done=DONE.get(done),
         error=_error_message(web, error),

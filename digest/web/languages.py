@@ -2,7 +2,11 @@
 
 In order: the reader's explicit choice (`?lang=fr`; the signup form keeps its page's language
 in a hidden `lang` field), the language of the newsletters the page belongs to when they share
-one, the browser's Accept-Language, English. Editors' and advertisers' pages are in English.
+one, the browser's Accept-Language, English.
+
+An editor's page: the editor's choice (`?lang=fr`, remembered in a cookie so it sticks across
+pages), the browser's Accept-Language, English. The advertiser's campaign report: the
+campaign's newsletters' language when they share one, else the browser's.
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ from collections.abc import Iterable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import Response
 
 from digest.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of, negotiate
 
 QUERY = "lang"
-# The editors' and advertisers' pages, and the JSON API, are in English; every other page
-# (and an error page at any other address, such as a mistyped link) is a reader's.
+# The editor's choice of language, kept for a year across the editors' pages.
+COOKIE = "digest_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+# The editors' and advertisers' pages choose their language themselves (`editor_language`),
+# and the JSON API's codes are English; every other page (and an error page at any other
+# address, such as a mistyped link) is a reader's.
 ENGLISH_TREES = ("/admin", "/sponsor-report", "/dev", "/api/", "/healthz", "/docs", "/openapi")
 
 
@@ -50,3 +59,23 @@ def reader_language(request: Request, newsletter_languages: Iterable[str] = ()) 
     return (
         explicit_language(request) or language_of(newsletter_languages) or browser_language(request)
     )
+
+
+def editor_language(request: Request) -> str:
+    """An editor's page: `?lang=`, else the remembered choice, else the browser's, else English."""
+    remembered = (request.cookies.get(COOKIE) or "").strip().lower()
+    return (
+        explicit_language(request)
+        or (remembered if remembered in LANGUAGES else None)
+        or negotiate(request.headers.get("accept-language"))
+        or DEFAULT_LANGUAGE
+    )
+
+
+def remember_language(request: Request, response: Response, *, secure: bool) -> None:
+    """Keep the language chosen in the address (`?lang=`) for the editor's next pages."""
+    chosen = explicit_language(request)
+    if chosen is not None and request.cookies.get(COOKIE) != chosen:
+        response.set_cookie(
+            COOKIE, chosen, max_age=COOKIE_MAX_AGE, path="/", samesite="lax", secure=secure
+        )

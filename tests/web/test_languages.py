@@ -179,9 +179,10 @@ def test_pages_of_no_newsletter_follow_the_browser(
     assert "Ce lien n’est pas valide." in broken.text
 
 
-def test_the_editors_pages_stay_in_english(client: TestClient) -> None:
+def test_the_editors_sign_in_page_speaks_the_browsers_language(client: TestClient) -> None:
     login = client.get("/admin/login", headers=FRENCH_BROWSER)
-    assert '<html lang="en">' in login.text
+    assert '<html lang="fr">' in login.text
+    assert "Mot de passe" in login.text
 
 
 def test_the_embedded_forms_api_speaks_the_browsers_language(client: TestClient) -> None:
@@ -215,5 +216,5 @@ def test_a_readers_page_links_to_itself_in_the_other_language(
     assert back.status_code == 303
     assert back.headers["location"].endswith("?lang=en")
     assert '<html lang="en">' in client.get(back.headers["location"]).text
-    # The editors' pages have none.
-    assert "hreflang" not in client.get("/admin/login").text
+    # The editors' pages have them too (tests/web/test_admin_languages.py).
+    assert 'href="?lang=fr" hreflang="fr"' in client.get("/admin/login").text
