@@ -53,6 +53,8 @@ FRAMEABLE = {"x-frame-options": "SAMEORIGIN", "cache-control": "no-store"}
 # Seconds between reloads of the live progress while an edition is sending.
 LIVE_REFRESH_SECONDS = 3
 SIGNUP_DAYS = 30
+# Where a feed of no town (the region's or a wire's) is shown.
+REGION = translatable("Region / wire")
 ACTIVE = (EditionStatus.SENDING, EditionStatus.PAUSED)
 DONE_NOTICES = {
     "pause": translatable("Paused: batches stop after the message in hand; the rest stays queued."),
@@ -121,7 +123,15 @@ def admin_page(
 
 
 def translate_value(value: Any, language: str) -> Any:
-    return translate(value, language) if isinstance(value, Translatable) else value
+    """`value` with the messages marked `translatable` in it (also in dicts and lists) shown
+    in `language`; anything else as it is."""
+    if isinstance(value, Translatable):
+        return translate(value, language)
+    if isinstance(value, dict):
+        return {key: translate_value(item, language) for key, item in value.items()}
+    if isinstance(value, list):
+        return [translate_value(item, language) for item in value]
+    return value
 
 
 _page = admin_page
@@ -160,7 +170,7 @@ def dashboard(request: Request, web: Web) -> Response:
         sending=any(item.status in ACTIVE for item in recent),
         readers=readers,
         totals=totals,
-        chart=signup_chart(days),
+        chart=signup_chart(days, editor_language(request)),
         days=days,
         feeds=feeds,
         **choices,
@@ -175,7 +185,7 @@ def _feed_row(feed: Any) -> dict[str, Any]:
     return {
         "url": feed.url,
         "title": feed.title or "",
-        "town": feed.community.name if feed.community else "Region / wire",
+        "town": feed.community.name if feed.community else REGION,
         "last_success": feed.last_success_at,
         "failures": feed.consecutive_failures,
         "error": (feed.last_error or "")[:300],

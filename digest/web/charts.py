@@ -11,6 +11,9 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+from babel.dates import format_date
+
+from digest.i18n import ENGLISH, locale, supported, translated
 from digest.sending.stats import DailySignups
 
 WIDTH = 640
@@ -66,7 +69,14 @@ def nice_ceiling(value: int) -> int:
     return 10 * power
 
 
-def signup_chart(days: list[DailySignups]) -> SignupChart:
+def day_label(day: date, language: str = ENGLISH) -> str:
+    """A chart's day: 'Dec 2' / '2 déc.'."""
+    if supported(language) == ENGLISH:
+        return f"{day:%b} {day.day}"
+    return format_date(day, "d MMM", locale=locale(language))
+
+
+def signup_chart(days: list[DailySignups], language: str = ENGLISH) -> SignupChart:
     """Paired bars per day (signups, unsubscribes) on a shared scale, oldest day on the left."""
     top = nice_ceiling(max([d.signups for d in days] + [d.unsubscribes for d in days] + [0]))
     plot_width = WIDTH - LEFT - RIGHT
@@ -81,19 +91,11 @@ def signup_chart(days: list[DailySignups]) -> SignupChart:
     signups, unsubscribes, labels = [], [], []
     for index, day in enumerate(days):
         x = LEFT + index * slot + (slot - 2 * bar) / 2
-        when = f"{day.day:%b} {day.day.day}"
-        signups.append(
-            _bar(x, baseline, bar, height(day.signups), f"{when}: {day.signups} signups")
-        )
-        unsubscribes.append(
-            _bar(
-                x + bar,
-                baseline,
-                bar,
-                height(day.unsubscribes),
-                f"{when}: {day.unsubscribes} unsubscribes",
-            )
-        )
+        when = day_label(day.day, language)
+        said = translated(language, "{day}: {count} signups", day=when, count=day.signups)
+        signups.append(_bar(x, baseline, bar, height(day.signups), said))
+        said = translated(language, "{day}: {count} unsubscribes", day=when, count=day.unsubscribes)
+        unsubscribes.append(_bar(x + bar, baseline, bar, height(day.unsubscribes), said))
         if index in (0, len(days) // 2, len(days) - 1):
             anchor = "start" if index == 0 else "end" if index == len(days) - 1 else "middle"
             edge = {"start": x, "middle": x + bar, "end": x + 2 * bar}[anchor]
@@ -135,7 +137,7 @@ class BarChart:
     days: list[DayLabel]
 
 
-def daily_bar_chart(points: list[tuple[date, int, str]]) -> BarChart:
+def daily_bar_chart(points: list[tuple[date, int, str]], language: str = ENGLISH) -> BarChart:
     """Bars of (day, value, tooltip), oldest on the left, on a scale of 1, 2, 5, 10..."""
     top = nice_ceiling(max([value for _day, value, _title in points] + [0]))
     plot_width = WIDTH - LEFT - RIGHT
@@ -150,7 +152,7 @@ def daily_bar_chart(points: list[tuple[date, int, str]]) -> BarChart:
         if index in (0, len(points) // 2, len(points) - 1):
             anchor = "start" if index == 0 else "end" if index == len(points) - 1 else "middle"
             edge = {"start": x, "middle": x + width / 2, "end": x + width}[anchor]
-            labels.append(DayLabel(round(edge, 2), f"{day:%b} {day.day}", anchor))
+            labels.append(DayLabel(round(edge, 2), day_label(day, language), anchor))
     ticks = [
         Tick(round(baseline - plot_height * share, 2), str(round(top * share)))
         for share in ((0.0, 0.5, 1.0) if top % 2 == 0 else (0.0, 1.0))

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,7 @@ from digest.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGE_NAMES,
     LANGUAGES,
+    clock,
     long_date,
     supported,
     translatable,
@@ -87,7 +88,16 @@ def template_environment(settings: Settings, language: str = DEFAULT_LANGUAGE) -
         (code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != supported(language)
     ]
     environment.filters["iso_long_date"] = lambda iso: long_date(date.fromisoformat(iso), language)
+    environment.filters["day_and_time"] = lambda at: day_and_time(at, language)
     return environment
+
+
+def day_and_time(at: datetime, language: str) -> str:
+    """An edition's slot on the editors' pages: 'Tuesday 01 December 2026, 06:00' /
+    'mardi 1 décembre 2026, 6 h 00'."""
+    if supported(language) == DEFAULT_LANGUAGE:
+        return at.strftime("%A %d %B %Y, %H:%M")
+    return f"{long_date(at, language)}, {clock(at, language)}"
 
 
 # The story sections readers choose from (digest.readers.audiences), as a reader reads them; a

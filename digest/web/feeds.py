@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from digest.accounts.audit import record
 from digest.curation.communities import get_community, list_communities
 from digest.errors import DigestError, NotFoundError
+from digest.i18n import translatable
 from digest.ingest.feeds import (
     add_feed,
     check_feed,
@@ -27,7 +28,7 @@ from digest.ingest.feeds import (
 )
 from digest.ingest.fetch import FetchOptions
 from digest.models import Community, FeedKind
-from digest.web.admin import admin_page
+from digest.web.admin import REGION, admin_page
 from digest.web.admin_forms import not_found, problem, text_fields
 from digest.web.auth import CheckedAdminForm, admin_user
 from digest.web.context import WebContext, context
@@ -38,12 +39,17 @@ router = APIRouter(
 )
 Web = Annotated[WebContext, Depends(context)]
 FeedId = Annotated[int, Path(ge=1, le=2**31)]
-LABELS = {"url": "Feed URL", "community": "Town", "section": "Section", "kind": "Kind"}
+LABELS = {
+    "url": translatable("Feed URL"),
+    "community": translatable("Town"),
+    "section": translatable("Section"),
+    "kind": translatable("Kind"),
+}
 DONE = {
-    "added": "Added: it is polled with the others from now on.",
-    "pause": "Paused: it is not polled until you resume it; its stories stay.",
-    "resume": "Resumed: it is polled at the next pass.",
-    "remove": "Removed, with its stories (editions already built keep theirs).",
+    "added": translatable("Added: it is polled with the others from now on."),
+    "pause": translatable("Paused: it is not polled until you resume it; its stories stay."),
+    "resume": translatable("Resumed: it is polled at the next pass."),
+    "remove": translatable("Removed, with its stories (editions already built keep theirs)."),
 }
 
 
@@ -53,7 +59,7 @@ def _rows(session: Session) -> list[dict[str, Any]]:
             "id": feed.id,
             "url": feed.url,
             "title": feed.title or "",
-            "town": feed.community.name if feed.community else "Region / wire",
+            "town": feed.community.name if feed.community else REGION,
             "section": feed.section,
             "kind": str(feed.kind),
             "paused": feed.paused,
@@ -80,7 +86,7 @@ def _page(
         request,
         "admin/feeds.html",
         400 if errors else 200,
-        title="Feeds",
+        title=translatable("Feeds"),
         section="feeds",
         feeds=rows,
         towns=towns,
@@ -114,11 +120,13 @@ def add(request: Request, web: Web, form: PostedForm, user: CheckedAdminForm) ->
         field = "community" if isinstance(exc, NotFoundError) else "url"
         return _page(web, request, values, {field: problem(exc)})
     if len(section) > 64:
-        errors["section"] = "Keep the section under 64 characters."
+        errors["section"] = translatable("Keep the section under 64 characters.")
     try:
         items = check_feed(url, kind, FetchOptions.from_settings(web.settings), web.clock.now())
     except DigestError as exc:
-        errors["url"] = problem(exc) + " Check the address, or try again later."
+        errors["url"] = translatable(
+            "{problem} Check the address, or try again later.", problem=problem(exc)
+        )
     if errors:
         return _page(web, request, values, errors)
     try:

@@ -16,6 +16,7 @@ from digest.accounts.audit import record
 from digest.curation.communities import list_communities
 from digest.curation.newsletters import add_newsletter, get_newsletter, list_newsletters
 from digest.errors import DigestError, NotFoundError
+from digest.i18n import translatable
 from digest.models import Newsletter
 from digest.render.newsletter_settings import (
     apply_newsletter_settings,
@@ -37,20 +38,24 @@ router = APIRouter(
 Web = Annotated[WebContext, Depends(context)]
 Slug = Annotated[str, Path(max_length=64)]
 LABELS = {
-    "name": "Name",
-    "description": "Description",
-    "schedule": "Schedule",
-    "sections": "Sections and caps",
-    "sender_name": "Sender name",
-    "sender_address": "Sender address",
-    "reply_to": "Reply-to address",
-    "logo_url": "Logo URL",
-    "accent_color": "Accent colour",
-    "footer_text": "Footer text",
-    "language": "Language",
-    "if_unapproved": "If nobody approves",
-    "approval_grace_minutes": "Grace period",
-    "slug": "Short name",
+    "name": translatable("Name"),
+    "description": translatable("Description"),
+    "schedule": translatable("Schedule"),
+    "sections": translatable("Sections and caps"),
+    "sender_name": translatable("Sender name"),
+    "sender_address": translatable("Sender address"),
+    "reply_to": translatable("Reply-to address"),
+    "logo_url": translatable("Logo URL"),
+    "accent_color": translatable("Accent colour"),
+    "footer_text": translatable("Footer text"),
+    "language": translatable("Language"),
+    "if_unapproved": translatable("If nobody approves"),
+    "approval_grace_minutes": translatable("Grace period"),
+    "slug": translatable("Short name"),
+}
+NOTICES = {
+    "saved": translatable("Saved."),
+    "added": translatable("Added: now set its schedule and sender."),
 }
 
 
@@ -63,7 +68,7 @@ def newsletters_page(request: Request, web: Web) -> Response:
         web,
         request,
         "admin/newsletters.html",
-        title="Newsletters",
+        title=translatable("Newsletters"),
         section="newsletters",
         newsletters=rows,
         values={},
@@ -89,7 +94,7 @@ def add(request: Request, web: Web, form: PostedForm, user: CheckedAdminForm) ->
             request,
             "admin/newsletters.html",
             400,
-            title="Newsletters",
+            title=translatable("Newsletters"),
             section="newsletters",
             newsletters=rows,
             values=values,
@@ -143,7 +148,7 @@ def _settings_page(
         request,
         "admin/newsletter.html",
         400 if errors else 200,
-        title=f"Settings of {title}",
+        title=translatable("Settings of {name}", name=title),
         section="newsletters",
         slug=slug,
         values=shown,
@@ -158,7 +163,7 @@ def _settings_page(
 @router.get("/{slug}", response_class=Response)
 def settings_page(request: Request, web: Web, slug: Slug, done: str = "") -> Response:
     """One newsletter's settings, with its next edition in each town."""
-    notice = {"saved": "Saved.", "added": "Added: now set its schedule and sender."}.get(done)
+    notice = NOTICES.get(done)
     return _settings_page(web, request, slug, None, {}, notice)
 
 

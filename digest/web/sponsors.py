@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.accounts.audit import record
@@ -20,7 +21,8 @@ from digest.accounts.users import NotAllowedError, require_town
 from digest.curation.communities import get_community
 from digest.curation.newsletters import get_newsletter
 from digest.errors import DigestError, NotFoundError
-from digest.models import Campaign
+from digest.i18n import ENGLISH, translatable, translated
+from digest.models import Campaign, Newsletter
 from digest.sending.swaps import swap_sponsor
 from digest.sponsors import reports
 from digest.sponsors.campaigns import get_campaign, list_campaigns
@@ -30,6 +32,7 @@ from digest.web.admin import _page, editor
 from digest.web.auth import CheckedForm
 from digest.web.charts import BarChart, daily_bar_chart
 from digest.web.context import WebContext, context
+from digest.web.languages import editor_language, reader_language
 from digest.web.security import PostedForm
 
 admin_router = APIRouter(
@@ -45,18 +48,29 @@ ReportToken = Annotated[str, Path(max_length=1000, description="The signed repor
 PUBLIC_HEADERS = {"cache-control": "no-store", "x-robots-tag": "noindex"}
 
 
-def impressions_chart(report: reports.CampaignReport) -> BarChart:
+def impressions_chart(report: reports.CampaignReport, language: str = ENGLISH) -> BarChart:
     """Delivered impressions per edition day, with clicks in each bar's tooltip when counted."""
     points = []
     for total in report.days:
-        clicks = (
-            f", {total.clicks} clicks, {total.unique_clicks} unique"
+        title = (
+            translated(
+                language,
+                "{day}: {impressions} impressions, {clicks} clicks, {unique} unique",
+                day=total.label,
+                impressions=total.impressions,
+                clicks=total.clicks,
+                unique=total.unique_clicks,
+            )
             if report.clicks_counted
-            else ""
+            else translated(
+                language,
+                "{day}: {impressions} impressions",
+                day=total.label,
+                impressions=total.impressions,
+            )
         )
-        title = f"{total.label}: {total.impressions} impressions{clicks}"
         points.append((date.fromisoformat(total.label), total.impressions, title))
-    return daily_bar_chart(points)
+    return daily_bar_chart(points, language)
 
 
 def _campaign(session: Session, slug: str) -> Campaign:
@@ -75,8 +89,8 @@ def _csv(report: reports.CampaignReport, headers: dict[str, str] | None = None) 
     )
 
 
-def _values(report: reports.CampaignReport) -> dict[str, Any]:
-    return {"report": report, "chart": impressions_chart(report)}
+def _values(report: reports.CampaignReport, language: str) -> dict[str, Any]:
+    return {"report": report, "chart": impressions_chart(report, language)}
 
 
 @admin_router.get("/", response_class=Response)
@@ -88,7 +102,12 @@ def campaigns_page(request: Request, web: Web) -> Response:
             for campaign in list_campaigns(session, include_cancelled=True)
         ]
     return _page(
-        web, request, "admin/sponsors.html", title="Sponsors", section="sponsors", reports=rows
+        web,
+        request,
+        "admin/sponsors.html",
+        title=translatable("Sponsors"),
+        section="sponsors",
+        reports=rows,
     )
 
 
@@ -175,10 +194,10 @@ def report_page(slug: CampaignSlug, request: Request, web: Web) -> Response:
         web,
         request,
         "admin/sponsor_report.html",
-        title=f"Campaign {report.slug}",
+        title=translatable("Campaign {slug}", slug=report.slug),
         section="sponsors",
         advertiser_link=link,
-        **_values(report),
+        **_values(report, editor_language(request)),
     )
 
 
@@ -189,25 +208,34 @@ def report_csv(slug: CampaignSlug, web: Web) -> Response:
     return _csv(report)
 
 
-def _report_of_token(web: WebContext, token: str) -> reports.CampaignReport:
+def _report_of_token(web: WebContext, token: str) -> tuple[reports.CampaignReport, list[str]]:
+    """The campaign's report and the languages of the newsletters it runs in."""
     with web.transaction() as session:
         try:
             campaign = reports.campaign_of_token(session, web.settings, token)
         except TokenError as exc:
             # The same answer for a forged, tampered or expired link: it shows nothing.
             raise HTTPException(404, f"This report link cannot be used: {exc}.") from None
-        return reports.campaign_report(session, campaign)
+        languages = select(Newsletter.language)
+        if campaign.newsletter_ids:
+            languages = languages.where(Newsletter.id.in_(campaign.newsletter_ids))
+        return reports.campaign_report(session, campaign), list(session.scalars(languages))
 
 
 @public_router.get("/sponsor-report/{token}", response_class=Response)
-def advertiser_page(token: ReportToken, web: Web) -> Response:
-    """The advertiser's read-only report: no login, the signed link is the key."""
-    report = _report_of_token(web, token)
+def advertiser_page(token: ReportToken, request: Request, web: Web) -> Response:
+    """The advertiser's read-only report: no login, the signed link is the key.
+
+    In the campaign's newsletters' language when they share one, else the browser's.
+    """
+    report, languages = _report_of_token(web, token)
+    language = reader_language(request, languages)
     response = web.page(
         "sponsor_report.html",
-        title=f"Campaign report: {report.sponsor}",
+        lang=language,
+        title=translated(language, "Campaign report: {sponsor}", sponsor=report.sponsor),
         token=token,
-        **_values(report),
+        **_values(report, language),
     )
     response.headers.update(PUBLIC_HEADERS)
     return response
@@ -215,4 +243,4 @@ def advertiser_page(token: ReportToken, web: Web) -> Response:
 
 @public_router.get("/sponsor-report/{token}/report.csv", response_class=Response)
 def advertiser_csv(token: ReportToken, web: Web) -> Response:
-    return _csv(_report_of_token(web, token), PUBLIC_HEADERS)
+    return _csv(_report_of_token(web, token)[0], PUBLIC_HEADERS)

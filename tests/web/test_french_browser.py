@@ -7,20 +7,16 @@ a page or an email's HTML, nor in its text part.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
-from typing import Any
 
 import pytest
-from babel.messages.pofile import read_po
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.curation.sections import Section, StoryCard
-from digest.i18n import FRENCH, LOCALE_DIR
 from digest.models import Community, Newsletter
 from digest.readers.consent import Origin
 from digest.readers.signup import confirm, signup
@@ -32,40 +28,10 @@ from digest.sending.notices import compose_notice
 from digest.settings import Settings, load_settings
 from digest.sponsors.slots import AFTER_TOP, SponsorSlot
 from tests.support.browser import WebServer, axe_violations, chromium, require_chromium
+from tests.support.french import NBSP, english_left_in, french_page
 from tests.support.web import START
 
 pytestmark = pytest.mark.browser
-
-FIELDS_AND_TAGS = re.compile(r"\{\w+\}|%\(\w+\)s|<[^>]+>")
-NBSP = "\u00a0"
-
-
-def english_left_in(text: str) -> list[str]:
-    """The catalog's English pieces (of messages French writes otherwise) found in `text`."""
-    return sorted(
-        {piece for piece in ENGLISH_PIECES if re.search(rf"\b{re.escape(piece)}\b", text)}
-    )
-
-
-def _english_pieces() -> set[str]:
-    with (LOCALE_DIR / FRENCH / "LC_MESSAGES" / "messages.po").open("rb") as po:
-        catalog = read_po(po)
-    pieces: set[str] = set()
-    for message in catalog:
-        if not message.id:
-            continue
-        english = message.id if isinstance(message.id, tuple) else (message.id,)
-        french = " ".join(message.string if isinstance(message.string, tuple) else [message.string])
-        for text in english:
-            for piece in FIELDS_AND_TAGS.split(text):
-                piece = piece.strip(" .,:;!?()")
-                # Words French shares (Sports, Arts) and short scraps prove nothing.
-                if len(piece) >= 5 and piece not in french:
-                    pieces.add(piece)
-    return pieces
-
-
-ENGLISH_PIECES = _english_pieces()
 
 
 @pytest.fixture
@@ -113,27 +79,6 @@ def server(french: dict[str, int], tmp_path: Path) -> Iterator[WebServer]:
     web = WebServer({"DIGEST_SIGNUP_MIN_FILL_SECONDS": "0"}, tmp_path / "web.log").start()
     yield web
     web.stop()
-
-
-# What a screen reader says besides the text: the title, labels, role descriptions, alt text.
-SAID_TO_SCREEN_READERS = """() => [document.title, ...Array.from(
-  document.querySelectorAll("[aria-label], [aria-roledescription], [alt], [title], [placeholder]"),
-  (e) => ["aria-label", "aria-roledescription", "alt", "title", "placeholder"]
-    .map((name) => e.getAttribute(name) || "").join(" "),
-)].join("\\n")"""
-
-
-def french_page(page: Any) -> str:
-    """The page's visible text, once its <html lang> is checked to be French and neither its
-    visible text nor its raw text (before CSS capitals; hidden text too) has English left."""
-    assert page.evaluate("document.documentElement.lang") == "fr"
-    text: str = page.evaluate("document.body.innerText")
-    assert english_left_in(text) == [], text
-    raw: str = page.evaluate("document.body.textContent")
-    assert english_left_in(raw) == [], raw
-    said: str = page.evaluate(SAID_TO_SCREEN_READERS)
-    assert english_left_in(said) == [], said
-    return text
 
 
 def parts(data: bytes) -> tuple[Message, str, str]:
