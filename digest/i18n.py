@@ -7,7 +7,8 @@ the msgids, and it needs no catalog. docs/translations.md says how to add a stri
 
 Who chooses: an email speaks its newsletter's language (`Newsletter.language`); a reader's
 page speaks the language of the newsletter it belongs to, else the browser's
-(Accept-Language), else English.
+(Accept-Language), else English; an editor's page speaks the editor's choice (`?lang=`, kept
+in a cookie), else the browser's, else English (digest.web.languages).
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from digest.curation.communities import (
     update_community,
 )
 from digest.errors import DigestError, NotFoundError
+from digest.i18n import translatable
 from digest.models import Subscriber, SubscriberStatus
 from digest.web.admin import admin_page
 from digest.web.admin_forms import not_found, problem, text_fields
@@ -30,7 +31,12 @@ router = APIRouter(
 )
 Web = Annotated[WebContext, Depends(context)]
 Slug = Annotated[str, Path(max_length=64)]
-LABELS = {"slug": "Short name", "name": "Name", "timezone": "Time zone"}
+LABELS = {
+    "slug": translatable("Short name"),
+    "name": translatable("Name"),
+    "timezone": translatable("Time zone"),
+}
+NOTICES = {"saved": translatable("Saved."), "added": translatable("Added.")}
 ZONES = sorted(
     zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")
 )
@@ -59,7 +65,7 @@ def _list_page(
         request,
         "admin/towns.html",
         400 if errors else 200,
-        title="Towns",
+        title=translatable("Towns"),
         section="towns",
         towns=rows,
         values=values,
@@ -126,7 +132,7 @@ def _town_page(
 @router.get("/{slug}", response_class=Response)
 def town_page(request: Request, web: Web, slug: Slug, done: str = "") -> Response:
     """One town's name and time zone."""
-    notice = {"saved": "Saved.", "added": "Added."}.get(done)
+    notice = NOTICES.get(done)
     return _town_page(web, request, slug, None, {}, notice)
 
 

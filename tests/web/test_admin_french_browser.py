@@ -89,6 +89,8 @@ def test_the_french_admin_in_chromium(
         "newsletters": "/admin/newsletters/",
         "newsletter": "/admin/newsletters/matin",
         "feeds": "/admin/feeds/",
+        "towns": "/admin/towns/",
+        "town": "/admin/towns/springfield",
         "campaign": "/admin/sponsors/quincaillerie-dec",
     }
     with chromium() as context:
