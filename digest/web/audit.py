@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from digest.accounts.audit import recent
+from digest.i18n import translatable
 from digest.web.admin import admin_page
 from digest.web.auth import admin_user
 from digest.web.context import WebContext, context
@@ -42,7 +43,7 @@ def audit_page(
         web,
         request,
         "admin/audit.html",
-        title="Audit log",
+        title=translatable("Audit log"),
         section="audit",
         entries=entries,
         action=action,

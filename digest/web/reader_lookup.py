@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.accounts.users import require_town
+from digest.i18n import translatable
 from digest.models import Delivery, Edition, Subscriber
 from digest.readers.consent import consent_events, event_dict
 from digest.readers.subscribers import find_subscriber
@@ -83,7 +84,7 @@ def readers_page(request: Request, web: Web, user: CurrentUser, email: Email = "
         request,
         "admin/readers.html",
         404 if email and reader is None else 200,
-        title="Find a reader",
+        title=translatable("Find a reader"),
         section="readers",
         email=email,
         reader=reader,

@@ -125,7 +125,7 @@ def swap_page(
             raise HTTPException(404, f"{exc}.") from None
         slots = choose_slots(session, letter, community, edition_date)
         choices = [
-            (campaign.slug, f"{campaign.sponsor.name}: {campaign.slug} ({campaign.position})")
+            (campaign.slug, campaign.sponsor.name, campaign.position)
             for campaign in list_campaigns(session)
             if campaign.starts_on <= edition_date <= campaign.ends_on
         ]
@@ -134,7 +134,7 @@ def swap_page(
         web,
         request,
         "admin/sponsor_swap.html",
-        title="Swap a sponsor",
+        title=translatable("Swap a sponsor"),
         section="sponsors",
         newsletter=newsletter,
         town=town,

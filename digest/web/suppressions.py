@@ -13,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from digest.accounts.audit import record
 from digest.errors import DigestError
+from digest.i18n import translatable
 from digest.readers.suppressions import add_suppression, lift_suppression, list_suppressions
 from digest.web.admin import admin_page
 from digest.web.admin_forms import problem, text_fields
@@ -25,9 +26,16 @@ router = APIRouter(
 )
 Web = Annotated[WebContext, Depends(context)]
 Search = Annotated[str, Query(max_length=320)]
-LABELS = {"email": "Address", "why": "Reason", "lift_why": "Reason for lifting"}
+LABELS = {
+    "email": translatable("Address"),
+    "why": translatable("Reason"),
+    "lift_why": translatable("Reason for lifting"),
+}
 SHOWN = 100
-DONE = {"added": "Suppressed: nothing more is sent to it.", "lifted": "Lifted."}
+DONE = {
+    "added": translatable("Suppressed: nothing more is sent to it."),
+    "lifted": translatable("Lifted."),
+}
 
 
 def _page(
@@ -53,7 +61,7 @@ def _page(
         request,
         "admin/suppressions.html",
         400 if errors else 200,
-        title="Suppressions",
+        title=translatable("Suppressions"),
         section="suppressions",
         rows=rows,
         q=q,
@@ -82,7 +90,9 @@ def add(request: Request, web: Web, form: PostedForm, user: CheckedAdminForm) ->
     email, why = values.get("email", "").strip(), values.get("why", "").strip()
     errors: dict[str, str] = {}
     if not why:
-        errors["why"] = "Say why the address is suppressed (kept in the reader's history)."
+        errors["why"] = translatable(
+            "Say why the address is suppressed (kept in the reader's history)."
+        )
     if not errors:
         try:
             with web.transaction() as session:

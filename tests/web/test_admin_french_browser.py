@@ -81,6 +81,7 @@ def report_path(committed: sessionmaker[Session], server: WebServer) -> str:
 def test_the_french_admin_in_chromium(
     server: WebServer, room: Newsroom, committed: sessionmaker[Session]
 ) -> None:
+    today = SYSTEM_CLOCK.now().date().isoformat()
     pages = {
         "overview": "/admin/",
         "edition": f"/admin/editions/{room.sending}",
@@ -91,7 +92,11 @@ def test_the_french_admin_in_chromium(
         "feeds": "/admin/feeds/",
         "towns": "/admin/towns/",
         "town": "/admin/towns/springfield",
+        "campaigns": "/admin/sponsors/",
+        "swap": f"/admin/sponsors/swap?newsletter=matin&town=springfield&day={today}",
         "campaign": "/admin/sponsors/quincaillerie-dec",
+        "audit log": "/admin/audit/",
+        "suppressions": "/admin/suppressions/",
     }
     with chromium() as context:
         page = context.new_page()
