@@ -29,8 +29,10 @@ from pathlib import Path
 
 from limits.storage import MemoryStorage, storage_from_string
 
+from digest.sending.maildir import MaildirTransport
 from digest.sending.send_rate import SendRateLimiter, limits_storage_uri
-from digest.sending.transport import MaildirTransport, SendStatus, SMTPTransport
+from digest.sending.smtp import SMTPTransport
+from digest.sending.transport import SendStatus
 
 SENDER = "bounces+AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA@news.example"
 

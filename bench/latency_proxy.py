@@ -9,19 +9,17 @@ on the same machine. Each direction of each connection is delayed on its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
-    try:
+    with contextlib.suppress(ConnectionError):  # either side hung up: this direction is done
         while data := await reader.read(65536):
             await asyncio.sleep(delay)
             writer.write(data)
             await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        writer.close()
+    writer.close()
 
 
 async def serve(listen: int, target: int, delay: float) -> None:

@@ -26,8 +26,8 @@ from digest.ingest.fetch import FetchOptions
 from digest.models import Story
 from digest.readers.consent import Origin
 from digest.readers.signup import signup
+from digest.sending.mail_url import transport_for_url
 from digest.sending.notices import send_notice
-from digest.sending.transport import transport_for_url
 from digest.settings import load_settings
 from tests.support.feeds import Item, rss
 from tests.support.smtp import free_port

@@ -21,11 +21,11 @@ from digest.sending.alerts import dispatch_breaking
 from digest.sending.approval import dispatch_held
 from digest.sending.blips import TRANSIENT
 from digest.sending.editions import dispatch_due
+from digest.sending.mail_url import open_transport
 from digest.sending.notices import send_notice
 from digest.sending.reengagement import run_pass
 from digest.sending.retention import purge_old_deliveries
 from digest.sending.sweep import sweep
-from digest.sending.transport import open_transport
 from digest.settings import get_settings
 from workers.celery_app import app, broker_idle, session_factory
 

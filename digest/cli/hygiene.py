@@ -12,8 +12,8 @@ from digest.cli.curation import newsletters_app
 from digest.clock import SYSTEM_CLOCK
 from digest.curation.newsletters import get_newsletter
 from digest.readers import hygiene
+from digest.sending.mail_url import open_transport
 from digest.sending.reengagement import PassReport, run_pass
-from digest.sending.transport import open_transport
 from digest.settings import get_settings
 
 hygiene_app = typer.Typer(

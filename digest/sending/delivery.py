@@ -44,16 +44,10 @@ from digest.readers.suppressions import not_suppressed
 from digest.render.mime import MessageTemplate, MimeError, Reader, compose
 from digest.sending import states
 from digest.sending.claims import Claimed, claimable
+from digest.sending.mail_url import open_transport
 from digest.sending.messages import template_of
 from digest.sending.send_rate import open_rate_limiter
-from digest.sending.transport import (
-    Result,
-    SendResult,
-    SendStatus,
-    Transport,
-    TransportError,
-    open_transport,
-)
+from digest.sending.transport import Result, SendResult, SendStatus, Transport, TransportError
 from digest.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -17,8 +17,9 @@ from digest.addresses import normalize_email
 from digest.errors import DigestError
 from digest.models import Community, Edition, Newsletter
 from digest.render.mime import Reader, compose, segment_template
+from digest.sending.mail_url import open_transport
 from digest.sending.shaping import segment_for
-from digest.sending.transport import SendResult, SendStatus, open_transport
+from digest.sending.transport import SendResult, SendStatus
 from digest.settings import Settings
 
 TEST_PREFIX = "[TEST] "

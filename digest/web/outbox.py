@@ -25,7 +25,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup, escape
 
-from digest.sending.transport import MaildirTransport, transport_for_url
+from digest.sending.mail_url import transport_for_url
+from digest.sending.maildir import MaildirTransport
 from digest.web.admin import ADMIN_POLICY
 from digest.web.auth import admin_user
 from digest.web.context import WebContext, context

@@ -31,8 +31,8 @@ from digest.models import (
 )
 from digest.readers import hygiene
 from digest.render.links import CLICK_TAG, click_tag, tracked_url
+from digest.sending.mail_url import open_transport
 from digest.sending.reengagement import run_pass
-from digest.sending.transport import open_transport
 from digest.settings import Settings, get_settings, load_settings
 from digest.web.app import create_app
 from tests import factories

@@ -15,8 +15,8 @@ from digest.readers.erase import erase_subscriber
 from digest.readers.preferences import unsubscribe
 from digest.readers.signup import confirm, signup
 from digest.readers.suppressions import suppress
+from digest.sending.mail_url import transport_for_url
 from digest.sending.notices import compose_notice, send_notice
-from digest.sending.transport import transport_for_url
 from digest.settings import Settings, load_settings
 from digest.tokens import CONFIRM, read_token
 from tests.support.smtp import SMTPServer

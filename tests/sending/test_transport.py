@@ -17,16 +17,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.errors import ConfigError
-from digest.sending.transport import (
-    MaildirTransport,
-    Result,
-    SendResult,
-    SendStatus,
-    SMTPTransport,
-    TransportError,
-    open_transport,
-    transport_for_url,
-)
+from digest.sending.mail_url import open_transport, transport_for_url
+from digest.sending.maildir import MaildirTransport
+from digest.sending.smtp import SMTPTransport
+from digest.sending.transport import Result, SendResult, SendStatus, TransportError
 from digest.settings import load_settings
 from tests.support.smtp import RecordingHandler, SMTPServer, free_port
 

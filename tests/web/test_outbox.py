@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.sending.transport import MaildirTransport
+from digest.sending.maildir import MaildirTransport
 from digest.settings import load_settings
 from digest.web import create_app
 from digest.web.outbox import linkify, newest_messages
